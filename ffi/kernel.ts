@@ -1,0 +1,147 @@
+/**
+ * The one typed interface to the kernel. Everything above ffi/ takes a `Kernel`, so its logic can run
+ * against the recording fake (ffi/fake.ts) in unit tests and against `linux` (ffi/linux.ts) for real.
+ * Every method throws a SyscallError naming the call, its argument and the errno on failure.
+ */
+
+/** The five capability sets, each a 64-bit mask. */
+export interface CapSets {
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+}
+
+/** What waitid(2) reports about a child. */
+export interface WaitInfo {
+  pid: number;
+  /** CLD_EXITED, CLD_KILLED or CLD_DUMPED. */
+  code: number;
+  /** The exit code, or the signal number for a killed child. */
+  status: number;
+}
+
+/** The peer of a unix socket (SO_PEERCRED). */
+export interface PeerCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** What recvmsg(2) delivered. */
+export interface Received {
+  /** Bytes read into the buffer; 0 means end of stream. */
+  n: number;
+  /** Descriptors passed with SCM_RIGHTS (already CLOEXEC). */
+  fds: number[];
+}
+
+/** How to start a process with posix_spawn. */
+export interface SpawnOptions {
+  path: string;
+  argv: readonly string[];
+  env: readonly string[];
+  /** child fd → parent fd. Only these reach the child; everything else is closed. */
+  fds: ReadonlyMap<number, number>;
+  /** Start a new session (setsid). */
+  setsid?: boolean;
+  /** Working directory for the child. */
+  cwd?: string;
+}
+
+/** Filesystem calls. */
+export interface FsCalls {
+  mount(source: string, target: string, fstype: string, flags: number, data?: string): void;
+  umount2(target: string, flags: number): void;
+  pivotRoot(newRoot: string, putOld: string): void;
+  chroot(path: string): void;
+  chdir(path: string): void;
+  fchdir(fd: number): void;
+  /** openat(2); `dirfd` defaults to AT_FDCWD. */
+  open(path: string, flags: number, mode?: number, dirfd?: number): number;
+  /** openat2(2) with a resolve mask (ENOSYS where the kernel lacks it). */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  mkdirat(dirfd: number, path: string, mode: number): void;
+  mknodat(dirfd: number, path: string, mode: number, dev: bigint): void;
+  symlinkat(target: string, dirfd: number, path: string): void;
+  unlinkat(dirfd: number, path: string, flags: number): void;
+  readlinkat(dirfd: number, path: string): string;
+  fchown(fd: number, uid: number, gid: number): void;
+  fchmod(fd: number, mode: number): void;
+  close(fd: number): void;
+  dup3(oldfd: number, newfd: number, flags: number): number;
+  fcntl(fd: number, cmd: number, arg?: number): number;
+  /** pipe2(2): [read end, write end]. */
+  pipe2(flags: number): [number, number];
+  read(fd: number, buf: Uint8Array): number;
+  write(fd: number, buf: Uint8Array): number;
+  lseek(fd: number, offset: number, whence: number): number;
+  closeRange(first: number, last: number, flags: number): void;
+  umask(mask: number): number;
+  ioctl(fd: number, request: number, arg: bigint | Uint8Array): number;
+  /** File type and mode bits of an open fd (fstat st_mode). */
+  fstatMode(fd: number): number;
+}
+
+/** Process, credential and namespace calls. */
+export interface ProcCalls {
+  unshare(flags: number): void;
+  setns(fd: number, nstype: number): void;
+  sethostname(name: string): void;
+  setdomainname(name: string): void;
+  prctl(option: number, arg2?: number | bigint, arg3?: number | bigint, arg4?: number, arg5?: number): number;
+  capget(): CapSets;
+  capset(sets: CapSets): void;
+  /** Raw, per-thread setresuid/setresgid/setgroups (no glibc broadcast). */
+  setresuid(uid: number): void;
+  setresgid(gid: number): void;
+  setgroups(gids: readonly number[]): void;
+  getuid(): number;
+  getgid(): number;
+  getpid(): number;
+  kill(pid: number, sig: number): void;
+  /** waitid(2); null when WNOHANG found nothing. */
+  waitid(idtype: number, id: number, options: number): WaitInfo | null;
+  /** waitid(2) on a blocking-pool thread, so it may block without stalling the event loop. */
+  waitidBlocking(idtype: number, id: number, options: number): Promise<WaitInfo | null>;
+  pidfdOpen(pid: number): number;
+  setsid(): number;
+  setrlimit(resource: number, soft: bigint, hard: bigint): void;
+  personality(persona: number): number;
+  schedSetaffinity(pid: number, cpus: readonly number[]): void;
+  schedGetaffinity(pid: number): number[];
+  /** Resets signal dispositions and the mask, then execve(2); returns only by throwing. */
+  execve(path: string, argv: readonly string[], env: readonly string[]): never;
+  /** execveat(fd, "", AT_EMPTY_PATH) after the same signal reset. */
+  fexecve(fd: number, argv: readonly string[], env: readonly string[]): never;
+  spawn(opts: SpawnOptions): number;
+  seccompLoad(filter: Uint8Array, flags: number): void;
+}
+
+/** Unix socket calls. */
+export interface SocketCalls {
+  socket(domain: number, type: number, protocol: number): number;
+  socketpair(type: number): [number, number];
+  /** Binds a unix socket: a path, or an abstract name starting with "@" (written as a leading NUL). */
+  bind(fd: number, address: string): void;
+  connect(fd: number, address: string): void;
+  listen(fd: number, backlog: number): void;
+  /** accept4(2); null on EAGAIN. */
+  accept4(fd: number, flags: number): number | null;
+  /** sendmsg(2) with optional SCM_RIGHTS fds; returns bytes sent. */
+  sendmsg(fd: number, data: Uint8Array, fds?: readonly number[], flags?: number): number;
+  /** recvmsg(2) taking up to `maxFds` fds; null on EAGAIN. */
+  recvmsg(fd: number, buf: Uint8Array, maxFds: number, flags?: number): Received | null;
+  peerCred(fd: number): PeerCred;
+  shutdown(fd: number, how: number): void;
+}
+
+/** epoll, the one waiter of an event loop. */
+export interface EpollCalls {
+  epollCreate(): number;
+  epollCtl(epfd: number, op: number, fd: number, events: number): void;
+  /** Waits on a blocking-pool thread; returns [fd, events] pairs. */
+  epollWait(epfd: number, max: number, timeoutMs: number): Promise<Array<[number, number]>>;
+}
+
+/** Everything runts asks of the kernel. */
+export interface Kernel extends FsCalls, ProcCalls, SocketCalls, EpollCalls {}

@@ -1,0 +1,103 @@
+/** Real filesystem calls (see FsCalls). */
+import { AT } from "./consts.ts";
+import type { FsCalls } from "./kernel.ts";
+import { rawSyscall, sys } from "./libc.ts";
+import { addr, cstr, fromCstr } from "./mem.ts";
+import { SyscallError } from "./error.ts";
+
+const fdArg = (fd: number) => (fd === AT.FDCWD ? "" : `(dirfd ${fd}) `);
+
+/** The real filesystem calls. */
+export const linuxFs: FsCalls = {
+  mount(source, target, fstype, flags, data) {
+    const what = flags & 0x1000 /* MS_BIND */ ? `${source} on ${target}` : `${source || fstype} on ${target}`;
+    const d = data ? cstr(data) : null;
+    sys("mount", what, addr(cstr(source)), addr(cstr(target)), addr(cstr(fstype)), flags, addr(d));
+  },
+  umount2(target, flags) {
+    sys("umount2", target, addr(cstr(target)), flags);
+  },
+  pivotRoot(newRoot, putOld) {
+    sys("pivot_root", `${newRoot} ${putOld}`, addr(cstr(newRoot)), addr(cstr(putOld)));
+  },
+  chroot(path) {
+    sys("chroot", path, addr(cstr(path)));
+  },
+  chdir(path) {
+    sys("chdir", path, addr(cstr(path)));
+  },
+  fchdir(fd) {
+    sys("fchdir", `fd ${fd}`, fd);
+  },
+  open(path, flags, mode = 0, dirfd = AT.FDCWD) {
+    return sys("openat", fdArg(dirfd) + path, dirfd, addr(cstr(path)), flags, mode);
+  },
+  openat2(dirfd, path, flags, mode, resolve) {
+    const how = new BigUint64Array([BigInt(flags), BigInt(mode), BigInt(resolve)]);
+    return sys("openat2", fdArg(dirfd) + path, dirfd, addr(cstr(path)), addr(how), 24);
+  },
+  mkdirat(dirfd, path, mode) {
+    sys("mkdirat", fdArg(dirfd) + path, dirfd, addr(cstr(path)), mode);
+  },
+  mknodat(dirfd, path, mode, dev) {
+    sys("mknodat", fdArg(dirfd) + path, dirfd, addr(cstr(path)), mode, dev);
+  },
+  symlinkat(target, dirfd, path) {
+    sys("symlinkat", `${fdArg(dirfd)}${path} -> ${target}`, addr(cstr(target)), dirfd, addr(cstr(path)));
+  },
+  unlinkat(dirfd, path, flags) {
+    sys("unlinkat", fdArg(dirfd) + path, dirfd, addr(cstr(path)), flags);
+  },
+  readlinkat(dirfd, path) {
+    const buf = new Uint8Array(4096);
+    const n = sys("readlinkat", fdArg(dirfd) + path, dirfd, addr(cstr(path)), addr(buf), buf.length);
+    return fromCstr(buf, n);
+  },
+  fchown(fd, uid, gid) {
+    sys("fchown", `fd ${fd} to ${uid}:${gid}`, fd, uid, gid);
+  },
+  fchmod(fd, mode) {
+    sys("fchmod", `fd ${fd} to ${mode.toString(8)}`, fd, mode);
+  },
+  close(fd) {
+    // Linux releases the fd even when close reports EINTR, so no retry.
+    const r = rawSyscall("close", fd);
+    if (r < 0n && r !== -4n) throw new SyscallError("close", `fd ${fd}`, Number(-r));
+  },
+  dup3(oldfd, newfd, flags) {
+    return sys("dup3", `fd ${oldfd} to ${newfd}`, oldfd, newfd, flags);
+  },
+  fcntl(fd, cmd, arg = 0) {
+    return sys("fcntl", `fd ${fd} cmd ${cmd}`, fd, cmd, arg);
+  },
+  pipe2(flags) {
+    const fds = new Int32Array(2);
+    sys("pipe2", "", addr(fds), flags);
+    return [fds[0], fds[1]];
+  },
+  read(fd, buf) {
+    return sys("read", `fd ${fd}`, fd, addr(buf), buf.length);
+  },
+  write(fd, buf) {
+    return sys("write", `fd ${fd}`, fd, addr(buf), buf.length);
+  },
+  lseek(fd, offset, whence) {
+    return sys("lseek", `fd ${fd}`, fd, offset, whence);
+  },
+  closeRange(first, last, flags) {
+    sys("close_range", `${first}..${last}`, first, last >>> 0, flags);
+  },
+  umask(mask) {
+    return sys("umask", mask.toString(8), mask);
+  },
+  ioctl(fd, request, arg) {
+    return sys("ioctl", `fd ${fd} 0x${request.toString(16)}`, fd, request, typeof arg === "bigint" ? arg : addr(arg));
+  },
+  fstatMode(fd) {
+    // struct stat: st_mode is at offset 24 on x86_64 and 16 on aarch64.
+    const st = new Uint8Array(256);
+    sys("newfstatat", `fd ${fd}`, fd, addr(cstr("")), addr(st), AT.EMPTY_PATH);
+    const off = Deno.build.arch === "aarch64" ? 16 : 24;
+    return new DataView(st.buffer).getUint32(off, true);
+  },
+};

@@ -1,0 +1,146 @@
+/** Real process, credential and namespace calls (see ProcCalls). */
+import { AT } from "./consts.ts";
+import type { CapSets, ProcCalls, WaitInfo } from "./kernel.ts";
+import { rawSyscall, sys, sysBlocking } from "./libc.ts";
+import { addr, cstr, cstrTable } from "./mem.ts";
+import { SyscallError } from "./error.ts";
+import { spawn } from "./spawn.ts";
+
+const CAP_V3 = 0x20080522;
+
+function capHeader(): Uint32Array<ArrayBuffer> {
+  return new Uint32Array([CAP_V3, 0]);
+}
+
+function parseSiginfo(si: Uint8Array<ArrayBuffer>): WaitInfo | null {
+  const v = new DataView(si.buffer);
+  const pid = v.getInt32(16, true);
+  if (pid === 0) return null;
+  return { pid, code: v.getInt32(8, true), status: v.getInt32(24, true) };
+}
+
+/** Sets every catchable signal to SIG_DFL and clears the signal mask (Deno ignores SIGPIPE). */
+function resetSignals(): void {
+  const act = new BigUint64Array(4); // handler=SIG_DFL, flags, restorer, mask
+  for (let sig = 1; sig < 32; sig++) {
+    if (sig === 9 || sig === 19) continue;
+    rawSyscall("rt_sigaction", sig, addr(act), 0, 8);
+  }
+  const empty = new BigUint64Array(1);
+  sys("rt_sigprocmask", "SIG_SETMASK", 2, addr(empty), 0, 8);
+}
+
+/** The real process calls. */
+export const linuxProc: ProcCalls = {
+  unshare(flags) {
+    sys("unshare", `0x${flags.toString(16)}`, flags);
+  },
+  setns(fd, nstype) {
+    sys("setns", `fd ${fd} type 0x${nstype.toString(16)}`, fd, nstype);
+  },
+  sethostname(name) {
+    const b = cstr(name);
+    sys("sethostname", name, addr(b), b.length - 1);
+  },
+  setdomainname(name) {
+    const b = cstr(name);
+    sys("setdomainname", name, addr(b), b.length - 1);
+  },
+  prctl(option, a2 = 0, a3 = 0, a4 = 0, a5 = 0) {
+    return sys("prctl", `option ${option}`, option, a2, a3, a4, a5);
+  },
+  capget() {
+    const data = new Uint32Array(6);
+    sys("capget", "", addr(capHeader()), addr(data));
+    const join = (lo: number, hi: number) => (BigInt(hi) << 32n) | BigInt(lo);
+    return {
+      effective: join(data[0], data[3]),
+      permitted: join(data[1], data[4]),
+      inheritable: join(data[2], data[5]),
+    };
+  },
+  capset(s: CapSets) {
+    const lo = (v: bigint) => Number(v & 0xffffffffn);
+    const hi = (v: bigint) => Number(v >> 32n);
+    const data = new Uint32Array([
+      lo(s.effective), lo(s.permitted), lo(s.inheritable),
+      hi(s.effective), hi(s.permitted), hi(s.inheritable),
+    ]);
+    sys("capset", `eff=0x${s.effective.toString(16)} prm=0x${s.permitted.toString(16)}`, addr(capHeader()), addr(data));
+  },
+  setresuid(uid) {
+    sys("setresuid", String(uid), uid, uid, uid);
+  },
+  setresgid(gid) {
+    sys("setresgid", String(gid), gid, gid, gid);
+  },
+  setgroups(gids) {
+    const list = new Uint32Array(gids);
+    sys("setgroups", gids.join(","), gids.length, addr(list));
+  },
+  getuid: () => sys("getuid", ""),
+  getgid: () => sys("getgid", ""),
+  getpid: () => sys("getpid", ""),
+  kill(pid, sig) {
+    sys("kill", `${pid} signal ${sig}`, pid, sig);
+  },
+  waitid(idtype, id, options) {
+    const si = new Uint8Array(128);
+    sys("waitid", `pid ${id}`, idtype, id, addr(si), options, 0);
+    return parseSiginfo(si);
+  },
+  async waitidBlocking(idtype, id, options) {
+    const si = new Uint8Array(128);
+    for (;;) {
+      const r = await sysBlocking("waitid", idtype, id, addr(si), options, 0);
+      if (r >= 0n) return parseSiginfo(si);
+      // errno lives on the pool thread: ask again without blocking to learn whether the child exists.
+      const probe = new Uint8Array(128);
+      const r2 = rawSyscall("waitid", idtype, id, addr(probe), options | 1 /* WNOHANG */, 0);
+      if (r2 < 0n && r2 !== -4n) throw new SyscallError("waitid", `pid ${id}`, Number(-r2));
+      const info = parseSiginfo(probe);
+      if (info) return info;
+    }
+  },
+  pidfdOpen(pid) {
+    return sys("pidfd_open", `pid ${pid}`, pid, 0);
+  },
+  setsid: () => sys("setsid", ""),
+  setrlimit(resource, soft, hard) {
+    const lim = new BigUint64Array([soft, hard]);
+    sys("prlimit64", `resource ${resource} to ${soft}/${hard}`, 0, resource, addr(lim), 0);
+  },
+  personality(persona) {
+    return sys("personality", `0x${persona.toString(16)}`, persona);
+  },
+  schedSetaffinity(pid, cpus) {
+    const mask = new BigUint64Array(16);
+    for (const c of cpus) mask[c >> 6] |= 1n << BigInt(c & 63);
+    sys("sched_setaffinity", `pid ${pid} cpus ${cpus.join(",")}`, pid, mask.byteLength, addr(mask));
+  },
+  schedGetaffinity(pid) {
+    const mask = new BigUint64Array(16);
+    sys("sched_getaffinity", `pid ${pid}`, pid, mask.byteLength, addr(mask));
+    const cpus: number[] = [];
+    for (let c = 0; c < 1024; c++) if (mask[c >> 6] & (1n << BigInt(c & 63))) cpus.push(c);
+    return cpus;
+  },
+  execve(path, argv, env): never {
+    const a = cstrTable(argv), e = cstrTable(env);
+    const p = cstr(path);
+    resetSignals();
+    sys("execve", path, addr(p), addr(a.table), addr(e.table));
+    throw new Error("unreachable");
+  },
+  fexecve(fd, argv, env): never {
+    const a = cstrTable(argv), e = cstrTable(env);
+    resetSignals();
+    sys("execveat", `fd ${fd}`, fd, addr(cstr("")), addr(a.table), addr(e.table), AT.EMPTY_PATH);
+    throw new Error("unreachable");
+  },
+  spawn,
+  seccompLoad(filter, flags) {
+    const prog = new BigUint64Array([BigInt(filter.length / 8), addr(filter)]);
+    sys("seccomp", "SECCOMP_SET_MODE_FILTER", 1, flags, addr(prog));
+  },
+};
