@@ -67,6 +67,7 @@ export interface FsCalls {
   readlinkat(dirfd: number, path: string): string;
   fchown(fd: number, uid: number, gid: number): void;
   fchmod(fd: number, mode: number): void;
+  fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void;
   close(fd: number): void;
   dup3(oldfd: number, newfd: number, flags: number): number;
   fcntl(fd: number, cmd: number, arg?: number): number;
@@ -80,6 +81,16 @@ export interface FsCalls {
   ioctl(fd: number, request: number, arg: bigint | Uint8Array): number;
   /** File type and mode bits of an open fd (fstat st_mode). */
   fstatMode(fd: number): number;
+  /** flock(2): LOCK.SH or LOCK.EX, optionally | LOCK.NB (EWOULDBLOCK surfaces as EAGAIN), or LOCK.UN. */
+  flock(fd: number, op: number): void;
+  /** Device and inode of an open fd, as "dev:ino". */
+  fileId(fd: number): string;
+  /** open_tree(fd, "", OPEN_TREE_CLONE|AT_EMPTY_PATH[|AT_RECURSIVE]): a detached copy of the mount at `fd`. */
+  cloneMount(fd: number, recursive: boolean): number;
+  /** move_mount(2) of the detached tree `treeFd` onto the directory or file `targetFd`. */
+  attachMount(treeFd: number, targetFd: number): void;
+  /** memfd_create(2). */
+  memfdCreate(name: string, flags: number): number;
 }
 
 /** Process, credential and namespace calls. */

@@ -27,7 +27,9 @@ let blocking: Deno.DynamicLibrary<typeof BLOCKING>["symbols"] | undefined;
 let errnoPtr: Deno.PointerValue = null;
 
 /** Opens `symbols` from libc. Callers keep the result: each call is a new dlopen. */
-export function openLibc<S extends Deno.ForeignLibraryInterface>(symbols: S): Deno.DynamicLibrary<S>["symbols"] {
+export function openLibc<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S>["symbols"] {
   return Deno.dlopen(LIBC, symbols).symbols;
 }
 

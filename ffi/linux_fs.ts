@@ -5,6 +5,14 @@ import { rawSyscall, sys } from "./libc.ts";
 import { addr, cstr, fromCstr } from "./mem.ts";
 import { SyscallError } from "./error.ts";
 
+const O_CLOEXEC = 0o2000000;
+
+function fstat(fd: number): DataView {
+  const st = new Uint8Array(256);
+  sys("newfstatat", `fd ${fd}`, fd, addr(cstr("")), addr(st), AT.EMPTY_PATH);
+  return new DataView(st.buffer);
+}
+
 const fdArg = (fd: number) => (fd === AT.FDCWD ? "" : `(dirfd ${fd}) `);
 
 /** The real filesystem calls. */
@@ -56,6 +64,9 @@ export const linuxFs: FsCalls = {
   fchown(fd, uid, gid) {
     sys("fchown", `fd ${fd} to ${uid}:${gid}`, fd, uid, gid);
   },
+  fchownat(dirfd, path, uid, gid, flags) {
+    sys("fchownat", `${fdArg(dirfd)}${path} to ${uid}:${gid}`, dirfd, addr(cstr(path)), uid, gid, flags);
+  },
   fchmod(fd, mode) {
     sys("fchmod", `fd ${fd} to ${mode.toString(8)}`, fd, mode);
   },
@@ -91,13 +102,43 @@ export const linuxFs: FsCalls = {
     return sys("umask", mask.toString(8), mask);
   },
   ioctl(fd, request, arg) {
-    return sys("ioctl", `fd ${fd} 0x${request.toString(16)}`, fd, request, typeof arg === "bigint" ? arg : addr(arg));
+    return sys(
+      "ioctl",
+      `fd ${fd} 0x${request.toString(16)}`,
+      fd,
+      request,
+      typeof arg === "bigint" ? arg : addr(arg),
+    );
+  },
+  flock(fd, op) {
+    sys("flock", `fd ${fd} op ${op}`, fd, op);
   },
   fstatMode(fd) {
     // struct stat: st_mode is at offset 24 on x86_64 and 16 on aarch64.
-    const st = new Uint8Array(256);
-    sys("newfstatat", `fd ${fd}`, fd, addr(cstr("")), addr(st), AT.EMPTY_PATH);
-    const off = Deno.build.arch === "aarch64" ? 16 : 24;
-    return new DataView(st.buffer).getUint32(off, true);
+    return fstat(fd).getUint32(Deno.build.arch === "aarch64" ? 16 : 24, true);
+  },
+  fileId(fd) {
+    const st = fstat(fd);
+    return `${st.getBigUint64(0, true)}:${st.getBigUint64(8, true)}`;
+  },
+  cloneMount(fd, recursive) {
+    const flags = 1 /* OPEN_TREE_CLONE */ | AT.EMPTY_PATH | O_CLOEXEC |
+      (recursive ? 0x8000 /* AT_RECURSIVE */ : 0);
+    return sys("open_tree", `fd ${fd}`, fd, addr(cstr("")), flags);
+  },
+  attachMount(treeFd, targetFd) {
+    // MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH: both ends are fds.
+    sys(
+      "move_mount",
+      `fd ${treeFd} onto fd ${targetFd}`,
+      treeFd,
+      addr(cstr("")),
+      targetFd,
+      addr(cstr("")),
+      0x4 | 0x40,
+    );
+  },
+  memfdCreate(name, flags) {
+    return sys("memfd_create", name, addr(cstr(name)), flags);
   },
 };

@@ -22,7 +22,7 @@ function parseSiginfo(si: Uint8Array<ArrayBuffer>): WaitInfo | null {
 /** Sets every catchable signal to SIG_DFL and clears the signal mask (Deno ignores SIGPIPE). */
 function resetSignals(): void {
   const act = new BigUint64Array(4); // handler=SIG_DFL, flags, restorer, mask
-  for (let sig = 1; sig < 32; sig++) {
+  for (let sig = 1; sig <= 64; sig++) {
     if (sig === 9 || sig === 19) continue;
     rawSyscall("rt_sigaction", sig, addr(act), 0, 8);
   }
@@ -63,10 +63,19 @@ export const linuxProc: ProcCalls = {
     const lo = (v: bigint) => Number(v & 0xffffffffn);
     const hi = (v: bigint) => Number(v >> 32n);
     const data = new Uint32Array([
-      lo(s.effective), lo(s.permitted), lo(s.inheritable),
-      hi(s.effective), hi(s.permitted), hi(s.inheritable),
+      lo(s.effective),
+      lo(s.permitted),
+      lo(s.inheritable),
+      hi(s.effective),
+      hi(s.permitted),
+      hi(s.inheritable),
     ]);
-    sys("capset", `eff=0x${s.effective.toString(16)} prm=0x${s.permitted.toString(16)}`, addr(capHeader()), addr(data));
+    sys(
+      "capset",
+      `eff=0x${s.effective.toString(16)} prm=0x${s.permitted.toString(16)}`,
+      addr(capHeader()),
+      addr(data),
+    );
   },
   setresuid(uid) {
     sys("setresuid", String(uid), uid, uid, uid);
@@ -96,7 +105,7 @@ export const linuxProc: ProcCalls = {
       if (r >= 0n) return parseSiginfo(si);
       // errno lives on the pool thread: ask again without blocking to learn whether the child exists.
       const probe = new Uint8Array(128);
-      const r2 = rawSyscall("waitid", idtype, id, addr(probe), options | 1 /* WNOHANG */, 0);
+      const r2 = rawSyscall("waitid", idtype, id, addr(probe), options | 1, /* WNOHANG */ 0);
       if (r2 < 0n && r2 !== -4n) throw new SyscallError("waitid", `pid ${id}`, Number(-r2));
       const info = parseSiginfo(probe);
       if (info) return info;

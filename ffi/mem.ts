@@ -26,7 +26,9 @@ export function fromCstr(buf: Uint8Array, len = buf.indexOf(0)): string {
  * A NULL-terminated table of C string pointers (argv/envp). The returned `keep` array holds the string
  * buffers: keep it referenced until the call that uses `table` has returned.
  */
-export function cstrTable(items: readonly string[]): { table: BigUint64Array<ArrayBuffer>; keep: Uint8Array[] } {
+export function cstrTable(
+  items: readonly string[],
+): { table: BigUint64Array<ArrayBuffer>; keep: Uint8Array[] } {
   const keep = items.map(cstr);
   const table = new BigUint64Array(items.length + 1);
   keep.forEach((b, i) => table[i] = addr(b));

@@ -43,8 +43,12 @@ export function spawn(opts: SpawnOptions): number {
     const entries = [...opts.fds.entries()];
     let base = 3;
     for (const [child, parent] of entries) base = Math.max(base, child + 1, parent + 1);
-    entries.forEach(([, parent], i) => check(`dup2 ${parent}`, lib!.posix_spawn_file_actions_adddup2(fa, parent, base + i)));
-    entries.forEach(([child], i) => check(`dup2 to ${child}`, lib!.posix_spawn_file_actions_adddup2(fa, base + i, child)));
+    entries.forEach(([, parent], i) =>
+      check(`dup2 ${parent}`, lib!.posix_spawn_file_actions_adddup2(fa, parent, base + i))
+    );
+    entries.forEach(([child], i) =>
+      check(`dup2 to ${child}`, lib!.posix_spawn_file_actions_adddup2(fa, base + i, child))
+    );
     const maxChild = entries.reduce((m, [child]) => Math.max(m, child), -1);
     for (let fd = 0; fd <= maxChild; fd++) {
       if (!opts.fds.has(fd)) check(`close ${fd}`, lib.posix_spawn_file_actions_addclose(fa, fd));
@@ -56,7 +60,10 @@ export function spawn(opts: SpawnOptions): number {
     new BigUint64Array(sigdef.buffer)[0] = 0xfffffffcfffffffen; // 1..31 and 34..64
     check("setsigdefault", lib.posix_spawnattr_setsigdefault(attr, sigdef));
     check("setsigmask", lib.posix_spawnattr_setsigmask(attr, new Uint8Array(128)));
-    check("setflags", lib.posix_spawnattr_setflags(attr, SETSIGDEF | SETSIGMASK | (opts.setsid ? SETSID : 0)));
+    check(
+      "setflags",
+      lib.posix_spawnattr_setflags(attr, SETSIGDEF | SETSIGMASK | (opts.setsid ? SETSID : 0)),
+    );
 
     const argv = cstrTable(opts.argv), env = cstrTable(opts.env);
     const pid = new Int32Array(1);

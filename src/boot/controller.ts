@@ -1,0 +1,144 @@
+/**
+ * The control server's methods (runsc's boot/controller.go containerManager), served over urpc with Go's
+ * method and field names.
+ */
+import type { Kernel } from "../../ffi/mod.ts";
+
+import type { Process } from "../specutils/spec.ts";
+import { goField, isObject } from "../urpc/wire.ts";
+import type { Handler } from "../urpc/server.ts";
+import type { Loader } from "./loader.ts";
+import { containerPids, processRows, usageStats } from "./procs.ts";
+
+/** Signal delivery modes of containerManager.Signal. */
+export const SignalMode = { Process: 0, All: 1, ForegroundGroup: 2 } as const;
+
+function num(v: unknown, what: string): number {
+  const n = typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isInteger(n)) throw new Error(`invalid ${what}: ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** The containerManager object. */
+export class Controller {
+  readonly #k: Kernel;
+  readonly #l: Loader;
+
+  constructor(k: Kernel, loader: Loader) {
+    this.#k = k;
+    this.#l = loader;
+  }
+
+  #checkCid(cid: unknown): void {
+    if (cid !== this.#l.id) throw new Error(`container ${JSON.stringify(cid)} not found`);
+  }
+
+  #pids(): number[] {
+    return this.#l.exitStatus === null ? containerPids(this.#l.pid, this.#l.ownPidNs) : [];
+  }
+
+  /** The urpc method table. */
+  handlers(): Record<string, Handler> {
+    return {
+      "containerManager.StartRoot": (cid) => {
+        this.#checkCid(cid);
+        this.#l.startRoot();
+        return {};
+      },
+      "containerManager.Wait": async (cid) => {
+        this.#checkCid(cid);
+        return await this.#l.waitExit();
+      },
+      "containerManager.WaitPID": async (arg) => {
+        if (!isObject(arg)) throw new Error("WaitPID: expected {PID, CID}");
+        this.#checkCid(goField(arg, "CID"));
+        return await this.#l.waitPid(num(goField(arg, "PID") ?? 0, "PID"));
+      },
+      "containerManager.Signal": (arg) => {
+        if (!isObject(arg)) throw new Error("Signal: expected {CID, Signo, PID, Mode}");
+        this.#checkCid(goField(arg, "CID"));
+        this.#signal(
+          num(goField(arg, "Signo"), "Signo"),
+          num(goField(arg, "PID") ?? 0, "PID"),
+          num(goField(arg, "Mode") ?? 0, "Mode"),
+        );
+        return {};
+      },
+      "containerManager.Processes": (cid) => {
+        this.#checkCid(cid);
+        const rows = processRows(this.#pids());
+        return rows.length ? rows : null;
+      },
+      "containerManager.Event": () => ({
+        event: {
+          type: "stats",
+          id: this.#l.id,
+          data: this.#l.exitStatus === null ? usageStats(this.#l.pid) : {},
+        },
+        containerUsage: {},
+      }),
+      "containerManager.State": (cid) => {
+        this.#checkCid(cid);
+        return { pid: this.#l.pid, status: this.#l.status, exitStatus: this.#l.exitStatus };
+      },
+      "containerManager.ExecuteAsync": (arg, files) => {
+        if (!isObject(arg)) throw new Error("ExecuteAsync: expected ExecArgs");
+        this.#checkCid(goField(arg, "ContainerID"));
+        if (files.length !== 3) throw new Error(`ExecuteAsync: want 3 stdio files, got ${files.length}`);
+        try {
+          return this.#l.execute(execProcess(arg), [files[0], files[1], files[2]]);
+        } finally {
+          for (const fd of files) this.#k.close(fd);
+        }
+      },
+    };
+  }
+
+  #signal(signo: number, pid: number, mode: number): void {
+    if (this.#l.exitStatus !== null) throw new Error("container not running");
+    switch (mode) {
+      case SignalMode.Process: {
+        const target = pid === 0 ? this.#l.pid : pid;
+        if (!this.#pids().includes(target)) throw new Error(`process ${target} is not in the container`);
+        this.#k.kill(target, signo);
+        return;
+      }
+      case SignalMode.All:
+        if (pid !== 0) throw new Error("PID must be 0 when signalling all processes");
+        for (const p of this.#pids()) {
+          try {
+            this.#k.kill(p, signo);
+          } catch { /* it exited meanwhile */ }
+        }
+        return;
+      case SignalMode.ForegroundGroup: {
+        const target = pid === 0 ? this.#l.pid : pid;
+        this.#k.kill(-target, signo);
+        return;
+      }
+      default:
+        throw new Error(`unknown signal mode ${mode}`);
+    }
+  }
+}
+
+/** Builds the exec'd process from ExecArgs: the full OCI process when given, else runsc's fields. */
+export function execProcess(arg: Record<string, unknown>): Process {
+  const json = goField(arg, "ProcessJSON");
+  if (typeof json === "string" && json) return JSON.parse(json) as Process;
+  const argv = goField(arg, "Argv") as string[] | undefined;
+  if (!Array.isArray(argv) || argv.length === 0) throw new Error("ExecuteAsync: argv is empty");
+  const caps = goField(arg, "Capabilities");
+  return {
+    args: argv,
+    env: (goField(arg, "Envv") as string[] | undefined) ?? [],
+    cwd: (goField(arg, "WorkingDirectory") as string | undefined) ?? (goField(arg, "Wd") as string) ?? "/",
+    user: {
+      uid: num(goField(arg, "KUID") ?? 0, "KUID"),
+      gid: num(goField(arg, "KGID") ?? 0, "KGID"),
+      additionalGids: (goField(arg, "ExtraKGIDs") as number[] | undefined) ?? [],
+    },
+    capabilities: isObject(caps) ? caps as Process["capabilities"] : undefined,
+    terminal: goField(arg, "StdioIsPty") === true,
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * Starting init from boot's main thread: the configuration goes into a memfd, the fds are laid out at
+ * fixed numbers, and a new (or joined) pid namespace is entered only for the moment of the spawn, because a
+ * Deno process whose main thread sits in a fresh pid namespace cannot create threads.
+ */
+import { CLONE, type Kernel, O } from "../../ffi/mod.ts";
+import type { InitConfig } from "../init/config.ts";
+import { self, selfArgv } from "../specutils/exe.ts";
+
+/** Where init's pid namespace comes from. */
+export type PidNamespace = { kind: "inherit" } | { kind: "new" } | { kind: "join"; path: string };
+
+/** Everything boot needs to start one init. */
+export interface InitSpawn {
+  config: Omit<InitConfig, "readyFd" | "startFd" | "rootFd" | "bindFds">;
+  /** The container's stdin, stdout, stderr as boot's fds. */
+  stdio: [number, number, number];
+  /** boot fds that become the app's fds 3, 4, … */
+  preserved: number[];
+  /** boot fd of the root directory, or null. */
+  rootFd: number | null;
+  /** mount index → boot fd of its source. */
+  bindFds: Record<string, number>;
+  pidns: PidNamespace;
+  /** Global flags to repeat for init. */
+  globalFlags: string[];
+}
+
+/** A started init: its pid and boot's ends of the two pipes. */
+export interface StartedInit {
+  pid: number;
+  /** Read end: "ready", "error: …", or EOF once the app has exec'd. */
+  readyFd: number;
+  /** Write end: one byte starts the app. */
+  startFd: number;
+}
+
+function withPidNamespace<T>(k: Kernel, ns: PidNamespace, fn: () => T): T {
+  if (ns.kind === "inherit") return fn();
+  const own = k.open("/proc/thread-self/ns/pid", O.RDONLY | O.CLOEXEC);
+  try {
+    if (ns.kind === "new") {
+      k.unshare(CLONE.NEWPID);
+    } else {
+      const target = k.open(ns.path, O.RDONLY | O.CLOEXEC);
+      try {
+        k.setns(target, CLONE.NEWPID);
+      } finally {
+        k.close(target);
+      }
+    }
+    try {
+      return fn();
+    } finally {
+      k.setns(own, CLONE.NEWPID);
+    }
+  } finally {
+    k.close(own);
+  }
+}
+
+/** Spawns `runts init` with its configuration and fds. */
+export function spawnInit(k: Kernel, s: InitSpawn, env: readonly string[]): StartedInit {
+  const [readyR, readyW] = k.pipe2(O.CLOEXEC);
+  const [startR, startW] = k.pipe2(O.CLOEXEC);
+  const fds = new Map<number, number>([[0, s.stdio[0]], [1, s.stdio[1]], [2, s.stdio[2]]]);
+  let next = 3;
+  for (const fd of s.preserved) fds.set(next++, fd);
+  const memfd = k.memfdCreate("runts-init-config", 1 /* MFD_CLOEXEC */);
+  const layout = { config: next++, ready: next++, start: next++ };
+  fds.set(layout.config, memfd).set(layout.ready, readyW).set(layout.start, startR);
+  let rootChild: number | null = null;
+  if (s.rootFd !== null) {
+    rootChild = next++;
+    fds.set(rootChild, s.rootFd);
+  }
+  const bindChild: Record<string, number> = {};
+  for (const [index, fd] of Object.entries(s.bindFds)) {
+    bindChild[index] = next;
+    fds.set(next++, fd);
+  }
+  const config: InitConfig = {
+    ...s.config,
+    readyFd: layout.ready,
+    startFd: layout.start,
+    rootFd: rootChild,
+    bindFds: bindChild,
+    preserveFds: s.preserved.length,
+  };
+  try {
+    const bytes = new TextEncoder().encode(JSON.stringify(config));
+    for (let off = 0; off < bytes.length;) off += k.write(memfd, bytes.subarray(off));
+    const argv = selfArgv([...s.globalFlags, "init", `--config-fd=${layout.config}`]);
+    const pid = withPidNamespace(k, s.pidns, () => k.spawn({ path: self().path, argv, env, fds }));
+    return { pid, readyFd: readyR, startFd: startW };
+  } catch (e) {
+    k.close(readyR);
+    k.close(startW);
+    throw e;
+  } finally {
+    k.close(memfd);
+    k.close(readyW);
+    k.close(startR);
+  }
+}
+
+/**
+ * Reads one line from init's ready pipe (blocking; init answers within its setup time). Returns the line,
+ * or null at EOF.
+ */
+export function readLine(k: Kernel, fd: number): string | null {
+  const bytes: number[] = [];
+  const one = new Uint8Array(1);
+  for (;;) {
+    if (k.read(fd, one) === 0) return bytes.length ? new TextDecoder().decode(new Uint8Array(bytes)) : null;
+    if (one[0] === 10) return new TextDecoder().decode(new Uint8Array(bytes));
+    bytes.push(one[0]);
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * `runts boot`: runsc's boot command with a native loader. The wrapper (ours or anyone's) hands it the
+ * spec, mounts, root and stdio fds, a bound control socket and a start-sync pipe; boot builds the
+ * container, writes one byte when it is ready, starts the app on StartRoot and exits with its status.
+ */
+import type { Command, CommandContext } from "./command.ts";
+import { ExitStatus } from "./command.ts";
+import type { FlagSet, Ref } from "../flag/flag.ts";
+import { linux, O, PR, SIGNALS } from "../../ffi/mod.ts";
+import { fatalf } from "./cmd.ts";
+import { debugEnabled, log } from "../log/log.ts";
+import { logSpec, readMounts, readSpecFromFile } from "../specutils/specutils.ts";
+import { isBindMount } from "../specutils/mount_options.ts";
+import type { Spec } from "../specutils/spec.ts";
+import { lookup } from "../platform/platform.ts";
+import { self } from "../specutils/exe.ts";
+import { setUpChroot } from "./chroot.ts";
+import { callSelfAsNobody, prepareArgs, setCapsAndCallSelf } from "./capability.ts";
+import { Loader } from "../boot/loader.ts";
+
+class Boot implements Command {
+  readonly name = "boot";
+  readonly synopsis = "launch a sandbox process (internal use only)";
+  readonly usage = "boot [flags] <container id>";
+  readonly group = "internal use only" as const;
+
+  private bundleDir!: Ref<string>;
+  private specFd!: Ref<number>;
+  private controllerFd!: Ref<number>;
+  private deviceFd!: Ref<number>;
+  private ioFds!: Ref<number[]>;
+  private stdioFds!: Ref<number[]>;
+  private applyCaps!: Ref<boolean>;
+  private setUpRoot!: Ref<boolean>;
+  private pidns!: Ref<boolean>;
+  private cpuNum!: Ref<number>;
+  private totalMem!: Ref<bigint>;
+  private userLogFd!: Ref<number>;
+  private startSyncFd!: Ref<number>;
+  private mountsFd!: Ref<number>;
+  private attached!: Ref<boolean>;
+  private noPivot!: Ref<boolean>;
+  private preserveFds!: Ref<number[]>;
+
+  setFlags(f: FlagSet): void {
+    this.bundleDir = f.string("bundle", "", "required path to the root of the bundle directory");
+    this.specFd = f.int("spec-fd", -1, "required fd with the container spec");
+    this.controllerFd = f.int(
+      "controller-fd",
+      -1,
+      "required FD of a stream socket for the control server that must be donated to this process",
+    );
+    this.deviceFd = f.int("device-fd", -1, "FD for the platform device file (accepted and closed: native)");
+    this.ioFds = f.intList(
+      "io-fds",
+      "list of FDs of the root directory, then of each bind mount source, in mounts order",
+    );
+    this.stdioFds = f.intList(
+      "stdio-fds",
+      "list of FDs containing sandbox stdin, stdout, and stderr in that order",
+    );
+    this.applyCaps = f.bool(
+      "apply-caps",
+      false,
+      "if true, apply capabilities defined in the spec to the process",
+    );
+    this.setUpRoot = f.bool("setup-root", false, "if true, set up an empty root for the process");
+    this.pidns = f.bool("pidns", false, "if true, the container gets its own PID namespace");
+    this.cpuNum = f.int("cpu-num", 0, "number of CPUs the container may use (0: all)");
+    this.totalMem = f.uint64("total-memory", 0n, "memory limit for the container in bytes (0: none)");
+    this.userLogFd = f.int("user-log-fd", 0, "file descriptor to write user logs to. 0 means no logging.");
+    this.startSyncFd = f.int("start-sync-fd", -1, "required FD to used to synchronize sandbox startup");
+    this.mountsFd = f.int("mounts-fd", -1, "FD of the resolved mount list (JSON); absent: spec.mounts");
+    this.attached = f.bool(
+      "attached",
+      false,
+      "if attached is true, kills the sandbox process when the parent process terminates",
+    );
+    this.noPivot = f.bool("no-pivot", false, "use chroot instead of pivot_root for the container (runts)");
+    this.preserveFds = f.intList("preserve-fd", "an fd passed to the app as fd 3, 4, ... in order (runts)");
+  }
+
+  /**
+   * Before boot leaves the host's mount namespace, the root and bind sources must become detached mount
+   * trees (mounts can only be copied inside their own namespace), and the mount list must survive the
+   * re-exec (a pipe reads only once): it moves to a memfd. Returns the flags that replace --io-fds and
+   * --mounts-fd for the next stage.
+   */
+  private detachSources(k: typeof linux): string[] {
+    const spec = readSpec(this.bundleDir.value, this.specFd.value);
+    let mounts = spec.mounts ?? [];
+    if (this.mountsFd.value !== -1) {
+      mounts = readMounts(k, this.mountsFd.value);
+      k.close(this.mountsFd.value);
+    }
+    const io = this.ioFds.value.length
+      ? [...this.ioFds.value]
+      : [k.open(spec.root!.path, O.PATH | O.DIRECTORY)];
+    const recursive = [true, ...mounts.filter(isBindMount).map((m) => (m.options ?? []).includes("rbind"))];
+    io.forEach((fd, i) => {
+      const tree = k.cloneMount(fd, recursive[i] ?? true);
+      k.dup3(tree, fd, 0);
+      k.close(tree);
+    });
+    const memfd = k.memfdCreate("runts-mounts", 0);
+    const bytes = new TextEncoder().encode(JSON.stringify(mounts));
+    for (let off = 0; off < bytes.length;) off += k.write(memfd, bytes.subarray(off));
+    k.lseek(memfd, 0, 0);
+    return [...io.map((fd) => `--io-fds=${fd}`), `--mounts-fd=${memfd}`];
+  }
+
+  async execute(ctx: CommandContext, f: FlagSet): Promise<ExitStatus> {
+    if (
+      this.specFd.value === -1 || this.controllerFd.value === -1 || this.startSyncFd.value === -1 ||
+      f.nArg() !== 1
+    ) {
+      return ExitStatus.UsageError;
+    }
+    const k = linux;
+    const conf = ctx.conf;
+    const platform = lookupPlatform(conf.platform);
+    const attached = this.attached.value;
+    if (attached) {
+      try {
+        k.prctl(PR.SET_PDEATHSIG, SIGNALS.KILL);
+      } catch (e) {
+        fatalf(`error setting parent death signal: ${(e as Error).message}`);
+      }
+    }
+    const userLog = this.userLogFd.value > 0 ? this.userLogFd.value : -1;
+    const userEvent = (msg: string) => {
+      if (userLog < 0) return;
+      try {
+        k.write(userLog, new TextEncoder().encode(msg + "\n"));
+      } catch (e) {
+        log.debug(`user log: ${(e as Error).message}`);
+      }
+    };
+
+    if (this.setUpRoot.value) {
+      let extra: string[] = [];
+      let appCaps = {};
+      try {
+        appCaps = readSpec(this.bundleDir.value, this.specFd.value).process?.capabilities ?? {};
+        extra = this.detachSources(k);
+        setUpChroot(k);
+      } catch (e) {
+        fatalf(`error setting up chroot: ${(e as Error).message}`);
+      }
+      if (!this.applyCaps.value && !conf.rootless) {
+        const args = withExtra(
+          prepareArgs(self().args, attached, "setup-root", "-mounts-fd", "-io-fds"),
+          extra,
+        );
+        try {
+          callSelfAsNobody(k, args, appCaps);
+        } catch (e) {
+          fatalf(`callSelfAsNobody(${JSON.stringify(args)}): ${(e as Error).message}`);
+        }
+      }
+      this.mountsFd.value = Number(extra.find((a) => a.startsWith("--mounts-fd="))!.split("=")[1]);
+    }
+
+    const spec = readSpec(this.bundleDir.value, this.specFd.value);
+    logSpec(spec, log, debugEnabled());
+
+    if (this.applyCaps.value) {
+      const caps = structuredClone(spec.process!.capabilities ?? {});
+      if (platform.requirements().requiresCapSysPtrace) {
+        for (const set of ["bounding", "effective", "permitted"] as const) {
+          caps[set] = [...caps[set] ?? [], "CAP_SYS_PTRACE"];
+        }
+      }
+      const args = prepareArgs(self().args, attached, "setup-root", "apply-caps");
+      try {
+        setCapsAndCallSelf(k, args, caps);
+      } catch (e) {
+        fatalf(`setCapsAndCallSelf(${JSON.stringify(args)}): ${(e as Error).message}`);
+      }
+    }
+
+    let mounts = spec.mounts ?? [];
+    if (this.mountsFd.value !== -1) {
+      try {
+        mounts = readMounts(k, this.mountsFd.value);
+      } catch (e) {
+        fatalf(`Error reading mounts file: ${(e as Error).message}`);
+      } finally {
+        k.close(this.mountsFd.value);
+      }
+    }
+    if (this.deviceFd.value !== -1) k.close(this.deviceFd.value);
+
+    const stdio = this.stdioFds.value;
+    if (stdio.length !== 0 && stdio.length !== 3) fatalf(`--stdio-fds: want 3 fds, got ${stdio.length}`);
+    let l: Loader;
+    try {
+      l = Loader.create(k, {
+        id: f.arg(0),
+        spec,
+        mounts,
+        conf,
+        controllerFd: this.controllerFd.value,
+        ioFds: this.ioFds.value,
+        stdioFds: stdio.length === 3 ? [stdio[0], stdio[1], stdio[2]] : [0, 1, 2],
+        preservedFds: this.preserveFds.value,
+        numCpu: this.cpuNum.value,
+        totalMem: this.totalMem.value,
+        userLogFd: this.userLogFd.value,
+        pidns: this.pidns.value,
+        attached,
+        noPivot: this.noPivot.value,
+      });
+    } catch (e) {
+      fatalf(`creating loader: ${(e as Error).message}`);
+    }
+    for (const fd of [...this.ioFds.value, ...stdio, ...this.preserveFds.value]) {
+      if (fd > 2) k.close(fd);
+    }
+    // Fatalf skips cleanup: from here the loader is destroyed explicitly before any fatal exit.
+    try {
+      if (k.write(this.startSyncFd.value, new Uint8Array(1)) !== 1) throw new Error("short write");
+      k.close(this.startSyncFd.value);
+    } catch (e) {
+      await l.destroy(0);
+      fatalf(`unable to write into the start-sync descriptor: ${(e as Error).message}`);
+    }
+    userEvent(`container ${l.id} created, pid ${l.pid}`);
+    await l.waitForStartSignal();
+    if (l.status === "running") userEvent(`container ${l.id} started`);
+    const ws = await l.waitExit();
+    log.info(`application exiting with ${ws}`);
+    userEvent(`container ${l.id} exited with wait status ${ws}`);
+    ctx.waitStatus = ws;
+    await l.destroy();
+    return ExitStatus.Success;
+  }
+}
+
+function lookupPlatform(name: string) {
+  try {
+    return lookup(name);
+  } catch (e) {
+    fatalf(`loading platform: ${(e as Error).message}`);
+  }
+}
+
+function readSpec(bundle: string, fd: number): Spec {
+  try {
+    return readSpecFromFile(linux, bundle, fd, (w) => log.warning(w));
+  } catch (e) {
+    fatalf(`reading spec: ${(e as Error).message}`);
+  }
+}
+
+/** Adds flags right after the "boot" token. */
+function withExtra(args: string[], extra: string[]): string[] {
+  if (!extra.length) return args;
+  const i = args.indexOf("boot");
+  return [...args.slice(0, i + 1), ...extra, ...args.slice(i + 1)];
+}
+
+/** The boot subcommand. */
+export function createCommand(): Command {
+  return new Boot();
+}

@@ -1,0 +1,125 @@
+/**
+ * boot's own privileges (runsc's cmd/capability.go): applyCaps, callSelfAsNobody and setCapsAndCallSelf.
+ * Credentials are changed with raw per-thread syscalls on the main thread, and execve follows at once.
+ */
+import { type Kernel, PR } from "../../ffi/mod.ts";
+import type { LinuxCapabilities } from "../specutils/spec.ts";
+import { capMask, capNames, lastCap } from "../specutils/capabilities.ts";
+import { self } from "../specutils/exe.ts";
+import { log } from "../log/log.ts";
+
+/** The user boot runs as after --setup-root. */
+export const NOBODY = 65534;
+
+/**
+ * What boot keeps as nobody, because creating and running the container needs it: init inherits these
+ * (ambient) and so can enter namespaces, mount, pivot_root, mknod, chown, become the container's user,
+ * drop bounding caps and set rlimits; boot itself needs KILL to signal the app and SYS_PTRACE to read
+ * the app's /proc/PID/ns links for exec.
+ */
+export const BOOT_CAPS = [
+  "CAP_CHOWN",
+  "CAP_DAC_OVERRIDE",
+  "CAP_DAC_READ_SEARCH",
+  "CAP_FOWNER",
+  "CAP_FSETID",
+  "CAP_KILL",
+  "CAP_SETGID",
+  "CAP_SETUID",
+  "CAP_SETPCAP",
+  "CAP_NET_ADMIN",
+  "CAP_SYS_CHROOT",
+  "CAP_SYS_PTRACE",
+  "CAP_SYS_ADMIN",
+  "CAP_SYS_RESOURCE",
+  "CAP_MKNOD",
+  "CAP_AUDIT_WRITE",
+  "CAP_SETFCAP",
+] as const;
+
+/**
+ * prepareArgs: this process's runts arguments minus every one containing an excluded substring, with
+ * `--attached` placed right after "boot" when attached (PDEATHSIG does not survive a credential change).
+ */
+export function prepareArgs(args: readonly string[], attached: boolean, ...exclude: string[]): string[] {
+  const out: string[] = [];
+  for (const arg of args) {
+    if (exclude.some((e) => arg.includes(e))) continue;
+    out.push(arg);
+    if (attached && arg === "boot") out.push("--attached");
+  }
+  return out;
+}
+
+/**
+ * applyCaps: trims every set to what this process has (with a warning per dropped cap), drops the
+ * bounding caps not asked for, then sets effective/permitted/inheritable and the ambient set.
+ */
+export function applyCaps(k: Kernel, caps: LinuxCapabilities): void {
+  const cur = k.capget();
+  const trim = (names: readonly string[] | undefined) => {
+    const want = capMask(names);
+    for (const n of capNames(want & ~cur.permitted)) {
+      log.warning(`Capability "${n}" is not permitted, dropping it.`);
+    }
+    return want & cur.permitted;
+  };
+  const bounding = trim(caps.bounding);
+  const sets = {
+    effective: trim(caps.effective),
+    permitted: trim(caps.permitted),
+    inheritable: trim(caps.inheritable),
+  };
+  const ambient = trim(caps.ambient);
+  const last = lastCap();
+  if (cur.effective & (1n << 8n) /* CAP_SETPCAP */) {
+    for (let c = 0; c <= last; c++) if (!(bounding & (1n << BigInt(c)))) k.prctl(PR.CAPBSET_DROP, c);
+  }
+  k.capset(sets);
+  for (let c = 0; c <= last; c++) {
+    const op = ambient & (1n << BigInt(c)) ? PR.CAP_AMBIENT_RAISE : PR.CAP_AMBIENT_LOWER;
+    try {
+      k.prctl(PR.CAP_AMBIENT, op, c, 0, 0);
+    } catch { /* runsc ignores ambient errors: a cap outside permitted|inheritable cannot be raised */ }
+  }
+  log.debug(`Capabilities applied: ${JSON.stringify(caps)}`);
+}
+
+/** Re-executes runts with `args` (its runts arguments) and an empty environment but for Deno's needs. */
+function execSelf(k: Kernel, args: string[]): never {
+  const keep = ["DENO_DIR", "HOME", "TMPDIR", "NO_COLOR"];
+  const env = keep.flatMap((n) => (Deno.env.get(n) !== undefined ? [`${n}=${Deno.env.get(n)}`] : []));
+  log.debug(`Execve ${JSON.stringify(args)} again, bye!`);
+  k.execve("/proc/self/exe", [...self().prefix, ...args], env);
+}
+
+/**
+ * callSelfAsNobody: become 65534 keeping BOOT_CAPS plus the caps the app will hold (as ambient caps), then
+ * re-exec. init cannot hand the app a capability it lacks itself once no_new_privs is set.
+ */
+export function callSelfAsNobody(k: Kernel, args: string[], appCaps: LinuxCapabilities = {}): never {
+  const wanted = [
+    ...BOOT_CAPS,
+    ...appCaps.bounding ?? [],
+    ...appCaps.effective ?? [],
+    ...appCaps.permitted ?? [],
+    ...appCaps.inheritable ?? [],
+    ...appCaps.ambient ?? [],
+  ];
+  const keep = capMask(wanted) & k.capget().permitted;
+  k.prctl(PR.SET_KEEPCAPS, 1);
+  k.setgroups([]);
+  k.setresgid(NOBODY);
+  k.setresuid(NOBODY);
+  k.capset({ effective: keep, permitted: keep, inheritable: keep });
+  for (const n of capNames(keep)) {
+    k.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, capMask([n]).toString(2).length - 1, 0, 0);
+  }
+  execSelf(k, args);
+}
+
+/** setCapsAndCallSelf: apply the caps, then re-exec. */
+export function setCapsAndCallSelf(k: Kernel, args: string[], caps: LinuxCapabilities): never {
+  applyCaps(k, caps);
+  execSelf(k, args);
+}

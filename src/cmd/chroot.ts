@@ -1,0 +1,105 @@
+/**
+ * boot's own empty root (runsc's cmd/chroot.go): a read-only tmpfs holding /proc and, because a Deno
+ * process is dynamically linked and loads its modules from files, read-only binds of what a re-exec of
+ * runts needs (the executable, the system libraries, the runts sources and Deno's cache).
+ */
+import { type Kernel, MNT_DETACH, MS, O } from "../../ffi/mod.ts";
+import { CLONE } from "../../ffi/mod.ts";
+import { self } from "../specutils/exe.ts";
+import { log } from "../log/log.ts";
+
+/** A host path to make visible read-only at the same place inside the chroot. */
+export interface ChrootBind {
+  path: string;
+  /** A directory (recursive bind) or a single file. */
+  dir: boolean;
+}
+
+function exists(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
+function dirname(p: string): string {
+  const i = p.lastIndexOf("/");
+  return i <= 0 ? "/" : p.slice(0, i);
+}
+
+/** What a re-exec of this runts needs, as host paths (symlinks are recreated, not followed). */
+export function chrootBinds(): { binds: ChrootBind[]; symlinks: Array<[string, string]> } {
+  const binds: ChrootBind[] = [];
+  const symlinks: Array<[string, string]> = [];
+  for (const p of ["/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin"]) {
+    const st = exists(p);
+    if (!st) continue;
+    if (st.isSymlink) symlinks.push([Deno.readLinkSync(p), p]);
+    else if (st.isDirectory) binds.push({ path: p, dir: true });
+  }
+  const exe = self().path;
+  if (!exe.startsWith("/usr/")) binds.push({ path: exe, dir: false });
+  const main = Deno.mainModule.startsWith("file://") ? new URL(Deno.mainModule).pathname : "";
+  if (main && !Deno.build.standalone) binds.push({ path: dirname(main), dir: true });
+  const cache = Deno.env.get("DENO_DIR") ??
+    (Deno.env.get("HOME") ? `${Deno.env.get("HOME")}/.cache/deno` : "");
+  if (cache && exists(cache)?.isDirectory && !Deno.build.standalone) binds.push({ path: cache, dir: true });
+  return { binds, symlinks };
+}
+
+function mkdirAll(path: string): void {
+  Deno.mkdirSync(path, { recursive: true });
+}
+
+/**
+ * setUpChroot: a private mount namespace for boot's main thread, a tmpfs root with /proc (a bind of the
+ * host's: boot itself stays in the host pid namespace) and the re-exec binds, sealed read-only, then
+ * pivot_root into it. Synchronous throughout: only the main thread moves.
+ */
+export function setUpChroot(k: Kernel): void {
+  const chroot = Deno.env.get("TMPDIR") || "/tmp";
+  const { binds, symlinks } = chrootBinds();
+  k.unshare(CLONE.NEWNS);
+  k.mount("", "/", "", MS.SLAVE | MS.REC);
+  k.mount("runts-root", chroot, "tmpfs", MS.NOSUID | MS.NODEV, "mode=755");
+  mkdirAll(`${chroot}/proc`);
+  k.mount("/proc", `${chroot}/proc`, "", MS.BIND | MS.REC);
+  mkdirAll(`${chroot}/etc`);
+  mkdirAll(`${chroot}/tmp`); // init's staging point for the container root
+  try {
+    Deno.copyFileSync("/etc/localtime", `${chroot}/etc/localtime`);
+  } catch (e) {
+    log.warning(`copying /etc/localtime into the chroot: ${(e as Error).message}; using UTC`);
+  }
+  for (const [target, link] of symlinks) {
+    mkdirAll(`${chroot}${dirname(link)}`);
+    Deno.symlinkSync(target, `${chroot}${link}`);
+  }
+  for (const b of binds) {
+    const dest = `${chroot}${b.path}`;
+    if (b.dir) {
+      mkdirAll(dest);
+    } else {
+      mkdirAll(dirname(dest));
+      Deno.writeFileSync(dest, new Uint8Array());
+    }
+    k.mount(b.path, dest, "", MS.BIND | MS.REC);
+    k.mount("", dest, "", MS.BIND | MS.REMOUNT | MS.RDONLY);
+  }
+  k.mount("", chroot, "", MS.REMOUNT | MS.RDONLY | MS.BIND);
+  pivotRoot(k, chroot);
+}
+
+/** pivot_root into `root`, dropping the old root (runsc's pivotRoot). */
+export function pivotRoot(k: Kernel, root: string): void {
+  const fd = k.open(root, O.PATH | O.DIRECTORY | O.CLOEXEC);
+  try {
+    k.fchdir(fd);
+  } finally {
+    k.close(fd);
+  }
+  k.pivotRoot(".", ".");
+  k.umount2(".", MNT_DETACH);
+  k.chdir("/");
+}

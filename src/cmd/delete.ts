@@ -1,0 +1,52 @@
+/** `delete ID...`: removes containers (their boot, hooks' poststop, state); --force kills running ones. */
+import type { FlagSet, Ref } from "../flag/flag.ts";
+import { type Command, type CommandContext, ExitStatus } from "./command.ts";
+import { linux } from "../../ffi/mod.ts";
+import { ContainerError } from "../container/errors.ts";
+import { StateDir } from "../container/state_file.ts";
+import { stateRoot } from "../container/container.ts";
+import { validateID } from "../container/id.ts";
+import { FileLock } from "../container/lock.ts";
+import { log } from "../log/log.ts";
+import { failWith, loadContainer } from "./oci.ts";
+
+class Delete implements Command {
+  readonly name = "delete";
+  readonly synopsis = "delete resources held by a container";
+  readonly usage = "delete [flags] <container ids>\n";
+  private force!: Ref<boolean>;
+
+  setFlags(f: FlagSet): void {
+    this.force = f.bool(
+      "force",
+      false,
+      "forcibly deletes the container if it is still running (uses SIGKILL)",
+    );
+    f.alias("f", "force");
+  }
+
+  async execute(ctx: CommandContext, f: FlagSet): Promise<ExitStatus> {
+    if (f.nArg() === 0) return ExitStatus.UsageError;
+    for (const id of f.args()) {
+      try {
+        await loadContainer(linux, ctx, id).delete(this.force.value);
+      } catch (e) {
+        if (e instanceof ContainerError && e.kind === "not-exist" && this.force.value) {
+          // A create that died before writing its state may have left the directory.
+          validateID(id);
+          const dir = new StateDir(stateRoot(ctx.conf), id);
+          if (!FileLock.isHeld(linux, dir.lockPath)) dir.remove();
+          log.warning(`couldn't find container ${JSON.stringify(id)} to delete`);
+          continue;
+        }
+        return failWith(ctx, e);
+      }
+    }
+    return ExitStatus.Success;
+  }
+}
+
+/** The delete command. */
+export function createCommand(): Command {
+  return new Delete();
+}

@@ -1,0 +1,99 @@
+/**
+ * `features`: the runtime-spec features document (features.md), claiming only what runts implements:
+ * all hook stages, the mount options validation accepts, the namespaces init can create or join, the
+ * capability names it knows; no cgroup management, seccomp, AppArmor, SELinux or idmapped mounts yet.
+ */
+import type { FlagSet } from "../flag/flag.ts";
+import { type Command, type CommandContext, ExitStatus } from "./command.ts";
+import { CAPABILITIES } from "../specutils/capabilities.ts";
+import { isBindMountOption } from "../specutils/mount_options.ts";
+import { VERSION, writeStdout } from "./cmd.ts";
+
+// mount(8) option names runc's features lists; only those validation accepts are claimed.
+const CANDIDATE_MOUNT_OPTIONS = [
+  "async",
+  "atime",
+  "bind",
+  "defaults",
+  "dev",
+  "diratime",
+  "dirsync",
+  "exec",
+  "iversion",
+  "lazytime",
+  "loud",
+  "mand",
+  "noatime",
+  "nodev",
+  "nodiratime",
+  "noexec",
+  "noiversion",
+  "nolazytime",
+  "nomand",
+  "norelatime",
+  "nostrictatime",
+  "nosuid",
+  "nosymfollow",
+  "private",
+  "rbind",
+  "relatime",
+  "remount",
+  "ro",
+  "rprivate",
+  "rro",
+  "rshared",
+  "rslave",
+  "runbindable",
+  "rw",
+  "shared",
+  "silent",
+  "slave",
+  "strictatime",
+  "suid",
+  "symfollow",
+  "sync",
+  "unbindable",
+];
+
+/** The namespace types init creates or joins (user and time are refused). */
+const NAMESPACES = ["cgroup", "ipc", "mount", "network", "pid", "uts"];
+
+/** The features document. */
+export function features(): Record<string, unknown> {
+  return {
+    ociVersionMin: "1.0.0",
+    ociVersionMax: "1.2.0",
+    hooks: ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+    mountOptions: CANDIDATE_MOUNT_OPTIONS.filter(isBindMountOption),
+    linux: {
+      namespaces: NAMESPACES,
+      capabilities: [...CAPABILITIES],
+      cgroup: { v1: false, v2: false, systemd: false, systemdUser: false, rdma: false },
+      seccomp: { enabled: false },
+      apparmor: { enabled: false },
+      selinux: { enabled: false },
+      intelRdt: { enabled: false },
+      mountExtensions: { idmap: { enabled: false } },
+    },
+    annotations: { "io.github.runts.version": VERSION },
+  };
+}
+
+class Features implements Command {
+  readonly name = "features";
+  readonly synopsis = "show the enabled features";
+  readonly usage = "features - show the enabled features\n";
+
+  setFlags(_f: FlagSet): void {}
+
+  execute(_ctx: CommandContext, f: FlagSet): ExitStatus {
+    if (f.nArg() !== 0) return ExitStatus.UsageError;
+    writeStdout(JSON.stringify(features(), null, "    ") + "\n");
+    return ExitStatus.Success;
+  }
+}
+
+/** The features command. */
+export function createCommand(): Command {
+  return new Features();
+}

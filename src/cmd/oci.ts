@@ -1,0 +1,29 @@
+/**
+ * What the OCI wrapper commands (create, start, state, kill, delete, exec ...) share: runc's exit code 1
+ * for a failed operation, and loading the container a command names.
+ */
+import { type CommandContext, ExitStatus } from "./command.ts";
+import { errorf } from "./cmd.ts";
+import type { Kernel } from "../../ffi/kernel.ts";
+import { Container, stateRoot } from "../container/container.ts";
+
+/**
+ * Reports `msg` like errorf (stderr, and a JSON error line in the --log file) but makes the process
+ * exit 1, as runc does for a failed operation (engines match its messages, e.g. "container not running",
+ * "container ID does not exist"). Usage errors keep runsc's 128.
+ */
+export function fail(ctx: CommandContext, msg: string): ExitStatus {
+  errorf(msg);
+  ctx.waitStatus = 1 << 8;
+  return ExitStatus.Success;
+}
+
+/** fail() with the message of `e`. */
+export function failWith(ctx: CommandContext, e: unknown): ExitStatus {
+  return fail(ctx, e instanceof Error ? e.message : String(e));
+}
+
+/** Loads the container `id` under the configured state root. */
+export function loadContainer(k: Kernel, ctx: CommandContext, id: string): Container {
+  return Container.load(k, stateRoot(ctx.conf), id);
+}

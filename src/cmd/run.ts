@@ -1,0 +1,101 @@
+/**
+ * `run`: create + start + wait (+ delete unless --keep); the exit code is the app's. With --detach it
+ * returns once the container runs. Attached, boot dies with the wrapper (--attached), signals the
+ * wrapper gets are forwarded to the app, and a terminal without --console-socket is relayed to the
+ * wrapper's own stdin/stdout.
+ */
+import type { FlagSet, Ref } from "../flag/flag.ts";
+import { type Command, type CommandContext, ExitStatus } from "./command.ts";
+import { linux, P, W } from "../../ffi/mod.ts";
+import type { Container } from "../container/container.ts";
+import { PendingCall } from "../sandbox/pending_call.ts";
+import { waitRelaying } from "../sandbox/relay.ts";
+import { SignalMode } from "../sandbox/control.ts";
+import { log } from "../log/log.ts";
+import { CreateFlags } from "./create.ts";
+import { failWith } from "./oci.ts";
+
+class Run implements Command {
+  readonly name = "run";
+  readonly synopsis = "create and run a secure container";
+  readonly usage = "run [flags] <container id> - create and run a secure container.\n";
+  readonly flags = new CreateFlags();
+  private detach!: Ref<boolean>;
+  private keep!: Ref<boolean>;
+
+  setFlags(f: FlagSet): void {
+    this.flags.register(f);
+    this.detach = f.bool("detach", false, "detach from the container's process");
+    f.alias("d", "detach");
+    this.keep = f.bool("keep", false, "do not delete the container after it exits");
+    f.bool("no-subreaper", false, "accepted for runc compatibility; runts never acts as a subreaper");
+  }
+
+  async execute(ctx: CommandContext, f: FlagSet): Promise<ExitStatus> {
+    if (f.nArg() !== 1) return ExitStatus.UsageError;
+    const id = f.arg(0);
+    const k = linux;
+    let c: Container;
+    let ttyMaster: number | undefined;
+    try {
+      ({ container: c, ttyMaster } = await this.flags.create(ctx, id, !this.detach.value));
+    } catch (e) {
+      return failWith(ctx, e);
+    }
+    let pending: PendingCall | undefined;
+    try {
+      if (this.detach.value) {
+        await c.start();
+        return ExitStatus.Success;
+      }
+      // Wait must be in flight before the app can exit (see pending_call.ts).
+      pending = PendingCall.send(k, c.rec.controlAddress, "containerManager.Wait", id);
+      await c.start();
+      await waitRelaying(k, {
+        readyFd: pending.fd,
+        ttyMaster,
+        forward: (signo) => {
+          try {
+            c.control().signal(id, signo, SignalMode.Process);
+          } catch (e) {
+            log.debug(`forwarding signal ${signo}: ${(e as Error).message}`);
+          }
+        },
+      });
+      ctx.waitStatus = this.collect(pending, c);
+    } catch (e) {
+      pending?.close();
+      await this.cleanUp(c);
+      return failWith(ctx, e);
+    } finally {
+      if (ttyMaster !== undefined) k.close(ttyMaster);
+    }
+    if (!this.keep.value) await this.cleanUp(c);
+    return ExitStatus.Success;
+  }
+
+  /** The app's wait status: boot's Wait answer, else boot's own exit code (we are its parent). */
+  private collect(pending: PendingCall, c: Container): number {
+    try {
+      return Number(pending.finish<number>());
+    } catch (e) {
+      log.warning(`waiting for container ${c.id}: ${(e as Error).message}; using boot's exit status`);
+      const info = linux.waitid(P.PID, c.rec.bootPid, W.EXITED);
+      if (!info) throw e;
+      return info.code === 1 ? (info.status & 0xff) << 8 : info.status & 0x7f;
+    }
+  }
+
+  private async cleanUp(c: Container): Promise<void> {
+    try {
+      await c.delete(true);
+    } catch (e) {
+      log.warning(`deleting container ${c.id}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** The run command. */
+export function createCommand(): Command {
+  return new Run();
+}

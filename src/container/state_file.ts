@@ -1,0 +1,151 @@
+/**
+ * The on-disk record of one container: `<root>/<id>/state.json`, next to its lock file, the boot log and
+ * (when the path fits) the control socket. Written atomically; the lock serialises writers.
+ */
+import type { Spec } from "../specutils/spec.ts";
+import { writeFileAtomic } from "./atomic.ts";
+import { ContainerError } from "./errors.ts";
+
+/** Container status, as the runtime-spec names it. */
+export type Status = "creating" | "created" | "running" | "paused" | "stopped";
+
+/** What runts remembers about a container between commands. */
+export interface ContainerRecord {
+  /** Format version of this record. */
+  version: 1;
+  id: string;
+  /** Absolute bundle directory. */
+  bundle: string;
+  /** Absolute rootfs path (spec.root.path resolved against the bundle). */
+  rootfs: string;
+  /** The status last recorded; the live status is derived from it and boot (see status.ts). */
+  status: Status;
+  /** Host pid of the container's own process (0 until boot reported it). */
+  pid: number;
+  /** Host pid of the boot process (0 before it was spawned). */
+  bootPid: number;
+  /** Start time of boot (field 22 of /proc/PID/stat), to tell boot from a later process with its pid. */
+  bootStartTime: string;
+  /** Control socket address: a path, or "@name" for an abstract socket. */
+  controlAddress: string;
+  /** RFC 3339 creation time. */
+  created: string;
+  /** The user that created the container. */
+  owner: string;
+  annotations: Record<string, string>;
+  /** The spec as read at create time (hooks, exec defaults, cgroups path). */
+  spec: Spec;
+  /** The host cgroup directory of the container when runts knows it (removed at delete). */
+  cgroupDir?: string;
+}
+
+/** The files of one container under the state root. */
+export class StateDir {
+  /** The container's directory. */
+  readonly dir: string;
+
+  constructor(readonly root: string, readonly id: string) {
+    this.dir = `${root}/${id}`;
+  }
+
+  /** The state document. */
+  get statePath(): string {
+    return `${this.dir}/state.json`;
+  }
+
+  /** The lock file. */
+  get lockPath(): string {
+    return `${this.dir}/lock`;
+  }
+
+  /** Where boot's own stderr goes (read back when boot fails before the sync byte). */
+  get bootLogPath(): string {
+    return `${this.dir}/boot.log`;
+  }
+
+  /** The path control socket (used when it fits in sun_path). */
+  get socketPath(): string {
+    return `${this.dir}/control.sock`;
+  }
+
+  /** True when the container directory exists (possibly without a state file, after a crashed create). */
+  exists(): boolean {
+    try {
+      return Deno.statSync(this.dir).isDirectory;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Creates the root (0711) and the container directory. Exactly one of several concurrent callers
+   * succeeds; the others get ContainerError("exists").
+   */
+  createExclusive(): void {
+    Deno.mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    try {
+      Deno.mkdirSync(this.dir, { mode: 0o711 });
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) {
+        throw new ContainerError("exists", `container ${this.id} already exists`);
+      }
+      throw e;
+    }
+  }
+
+  /** Reads the record; ContainerError("not-exist") when there is none. */
+  load(): ContainerRecord {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(this.statePath);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+        throw new ContainerError("not-exist", `container ${this.id} does not exist`);
+      }
+      throw e;
+    }
+    let rec: ContainerRecord;
+    try {
+      rec = JSON.parse(text);
+    } catch (e) {
+      throw new ContainerError("failed", `reading state of container ${this.id}: ${(e as Error).message}`);
+    }
+    if (rec.version !== 1 || rec.id !== this.id) {
+      throw new ContainerError("failed", `state file ${this.statePath} is not a runts container record`);
+    }
+    return rec;
+  }
+
+  /** Replaces the record atomically (0640). */
+  save(rec: ContainerRecord): void {
+    writeFileAtomic(this.statePath, JSON.stringify(rec), 0o640);
+  }
+
+  /** Removes the whole container directory; a missing one is fine. */
+  remove(): void {
+    try {
+      // The state file goes first, so a command waiting on the lock then finds no container.
+      Deno.removeSync(this.statePath);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    try {
+      Deno.removeSync(this.dir, { recursive: true });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+}
+
+/** The IDs that have a directory under `root` (sorted); none when the root does not exist. */
+export function listIDs(root: string): string[] {
+  const ids: string[] = [];
+  try {
+    for (const e of Deno.readDirSync(root)) if (e.isDirectory) ids.push(e.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  return ids.sort();
+}

@@ -1,0 +1,43 @@
+/** What boot hands the init process: one JSON document in a memfd, plus the fds it names. */
+import type { Mount, Process, Spec } from "../specutils/spec.ts";
+
+/** The namespace paths an exec joins (those of the running container). */
+export interface JoinedNamespace {
+  type: string;
+  path: string;
+}
+
+/** The init process's instructions. */
+export interface InitConfig {
+  /** "create" builds a new container; "exec" joins a running one. */
+  mode: "create" | "exec";
+  id: string;
+  spec: Spec;
+  /** The process to run (spec.process for create; the exec'd process for exec). */
+  process: Process;
+  /** The final mount list (from --mounts-fd, or spec.mounts). */
+  mounts: Mount[];
+  /** fd of the container's root directory, or null to use spec.root.path. */
+  rootFd: number | null;
+  /** mount index → fd of its (bind) source. */
+  bindFds: Record<string, number>;
+  /** Where init reports "ready", or an error line. CLOEXEC at exec, so EOF after start means exec succeeded. */
+  readyFd: number;
+  /** One byte here means: exec the process now. */
+  startFd: number;
+  /** --network: none forces an empty network namespace, host keeps the host's. */
+  network: "none" | "sandbox" | "host";
+  /** chroot instead of pivot_root. */
+  noPivot: boolean;
+  /** Restrict the app to this many CPUs (0: all). */
+  cpuNum: number;
+  /** Keep PDEATHSIG(SIGKILL) through exec, so the app dies with boot. */
+  attached: boolean;
+  /** fds 3 … 3+preserveFds-1 pass through to the app. */
+  preserveFds: number;
+  /** exec mode: the namespaces of the running container to join. */
+  join?: JoinedNamespace[];
+}
+
+/** Field order in messages on the ready pipe. */
+export const READY = "ready";

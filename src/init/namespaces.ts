@@ -1,0 +1,57 @@
+/** Entering the container's namespaces from init's main thread (new ones by unshare, others by setns). */
+import { CLONE, type Kernel, O } from "../../ffi/mod.ts";
+import { isNamespaceType, NAMESPACE_FLAGS } from "../specutils/namespaces.ts";
+import type { InitConfig } from "./config.ts";
+
+/** The plan for one init: namespaces to join (path, flag) in order, and flags to unshare afterwards. */
+export interface NamespacePlan {
+  join: Array<{ path: string; flag: number }>;
+  unshare: number;
+}
+
+/**
+ * Works out which namespaces init joins and which it creates. The pid namespace is boot's business (a
+ * process cannot move itself into a new one), user namespaces cannot be entered by a multi-threaded process,
+ * and mount is joined last, because the other paths are resolved in the current mount namespace.
+ */
+export function planNamespaces(cfg: InitConfig): NamespacePlan {
+  const plan: NamespacePlan = { join: [], unshare: 0 };
+  const entries = cfg.mode === "exec"
+    ? (cfg.join ?? []).map((j) => ({ type: j.type, path: j.path }))
+    : cfg.spec.linux?.namespaces ?? [];
+  let mount: { path: string; flag: number } | undefined;
+  for (const ns of entries) {
+    if (!isNamespaceType(ns.type)) throw new Error(`namespace type ${JSON.stringify(ns.type)} is not known`);
+    const flag = NAMESPACE_FLAGS[ns.type];
+    if (ns.type === "pid") continue;
+    if (ns.type === "user") throw new Error("user namespaces are not supported by runts yet");
+    if (ns.type === "time") throw new Error("time namespaces are not supported by runts yet");
+    if (ns.type === "network" && cfg.network === "host") continue;
+    if (ns.type === "network" && cfg.network === "none") {
+      plan.unshare |= flag;
+      continue;
+    }
+    if (ns.path) {
+      if (ns.type === "mount") mount = { path: ns.path, flag };
+      else plan.join.push({ path: ns.path, flag });
+    } else {
+      plan.unshare |= flag;
+    }
+  }
+  if (cfg.mode === "create" && cfg.network === "none") plan.unshare |= CLONE.NEWNET;
+  if (mount) plan.join.push(mount);
+  return plan;
+}
+
+/** Carries out a plan: open every path first, then setns in order, then unshare. */
+export function enterNamespaces(k: Kernel, plan: NamespacePlan): void {
+  // setns(CLONE_NEWNS) refuses a process whose fs_struct is shared with other threads.
+  k.unshare(CLONE.FS);
+  const fds = plan.join.map((j) => ({ fd: k.open(j.path, O.RDONLY | O.CLOEXEC), ...j }));
+  try {
+    for (const j of fds) k.setns(j.fd, j.flag);
+  } finally {
+    for (const j of fds) k.close(j.fd);
+  }
+  if (plan.unshare) k.unshare(plan.unshare);
+}

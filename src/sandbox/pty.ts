@@ -1,0 +1,58 @@
+/**
+ * Pseudo-terminals for containers with process.terminal, and runc's console-socket protocol: the
+ * wrapper connects to the engine's unix socket and sends the pty master with SCM_RIGHTS.
+ */
+import type { Kernel } from "../../ffi/kernel.ts";
+import { O, SOCK, TIOC } from "../../ffi/consts.ts";
+
+/** A pty pair; both ends are CLOEXEC. */
+export interface Pty {
+  master: number;
+  slave: number;
+  /** /dev/pts/N of the slave. */
+  slavePath: string;
+}
+
+/** Opens a new pty pair (posix_openpt + unlockpt + ptsname + open, by hand). */
+export function openPty(k: Kernel): Pty {
+  const master = k.open("/dev/ptmx", O.RDWR | O.NOCTTY | O.CLOEXEC);
+  try {
+    k.ioctl(master, TIOC.SPTLCK, new Uint8Array(4)); // *arg = 0: unlock
+    const n = new Uint8Array(4);
+    k.ioctl(master, TIOC.GPTN, n);
+    const slavePath = `/dev/pts/${new DataView(n.buffer).getUint32(0, true)}`;
+    const slave = k.open(slavePath, O.RDWR | O.NOCTTY | O.CLOEXEC);
+    return { master, slave, slavePath };
+  } catch (e) {
+    k.close(master);
+    throw e;
+  }
+}
+
+/** Sets the window size of a terminal fd. */
+export function setWindowSize(k: Kernel, fd: number, rows: number, cols: number): void {
+  const ws = new Uint8Array(8);
+  const v = new DataView(ws.buffer);
+  v.setUint16(0, rows, true);
+  v.setUint16(2, cols, true);
+  k.ioctl(fd, TIOC.SWINSZ, ws);
+}
+
+/**
+ * Connects to the unix socket at `socketPath` and sends `fd` with SCM_RIGHTS, with `name` as the data
+ * (runc sends the master's name, "/dev/ptmx"; for a pidfd socket, the container's name).
+ */
+export function sendFd(k: Kernel, socketPath: string, fd: number, name: string): void {
+  const s = k.socket(SOCK.AF_UNIX, SOCK.STREAM | SOCK.CLOEXEC, 0);
+  try {
+    k.connect(s, socketPath);
+    k.sendmsg(s, new TextEncoder().encode(name), [fd]);
+  } finally {
+    k.close(s);
+  }
+}
+
+/** Sends a pty master to an engine's console socket (runc's protocol). */
+export function sendConsole(k: Kernel, socketPath: string, master: number): void {
+  sendFd(k, socketPath, master, "/dev/ptmx");
+}

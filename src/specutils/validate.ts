@@ -1,0 +1,633 @@
+/**
+ * Spec validation. Two passes: a structural pass checks that every field runts knows has the JSON type the
+ * runtime-spec gives it (so nothing later trips over `null`, a number where a string belongs, and so on),
+ * then a semantic pass applies runsc's ValidateSpec rules plus the runc-style checks runts adds. The first
+ * problem found is thrown as a SpecError whose message names the field.
+ */
+import { RLIMIT } from "../../ffi/mod.ts";
+import { isCapability } from "./capabilities.ts";
+import { SpecError } from "./errors.ts";
+import {
+  IDMAP_OPTIONS,
+  isBindMount,
+  isBindMountOption,
+  isPropagationOption,
+  PROPAGATION_OPTIONS,
+} from "./mount_options.ts";
+import { isNamespaceType } from "./namespaces.ts";
+import { isAbs } from "./path.ts";
+import type { Hook, Linux, LinuxSeccomp, Mount, Process, Spec } from "./spec.ts";
+
+// ---------------------------------------------------------------------------------------------------
+// Structural pass
+
+type Kind = "string" | "bool" | "int" | "uint" | "uint32" | "uint16";
+type Schema =
+  | Kind
+  | { object: Record<string, Schema> }
+  | { array: Schema }
+  | { map: Schema }
+  | { required: Schema };
+
+const obj = (object: Record<string, Schema>): Schema => ({ object });
+const arr = (array: Schema): Schema => ({ array });
+const map = (m: Schema): Schema => ({ map: m });
+/** A field that must be present (and not null). */
+const req = (required: Schema): Schema => ({ required });
+
+const STRINGS = arr("string");
+const IDMAP = obj({ containerID: req("uint32"), hostID: req("uint32"), size: req("uint32") });
+const HOOK = obj({ path: req("string"), args: STRINGS, env: STRINGS, timeout: "int" });
+const MOUNT = obj({
+  destination: req("string"),
+  type: "string",
+  source: "string",
+  options: STRINGS,
+  uidMappings: arr(IDMAP),
+  gidMappings: arr(IDMAP),
+});
+const PROCESS = obj({
+  terminal: "bool",
+  consoleSize: obj({ height: req("uint"), width: req("uint") }),
+  user: req(obj({
+    uid: req("uint32"),
+    gid: req("uint32"),
+    umask: "uint32",
+    additionalGids: arr("uint32"),
+    username: "string",
+  })),
+  args: STRINGS,
+  commandLine: "string",
+  env: STRINGS,
+  cwd: req("string"),
+  capabilities: obj({
+    bounding: STRINGS,
+    effective: STRINGS,
+    inheritable: STRINGS,
+    permitted: STRINGS,
+    ambient: STRINGS,
+  }),
+  rlimits: arr(obj({ type: req("string"), hard: req("uint"), soft: req("uint") })),
+  noNewPrivileges: "bool",
+  apparmorProfile: "string",
+  oomScoreAdj: "int",
+  scheduler: obj({
+    policy: req("string"),
+    nice: "int",
+    priority: "int",
+    flags: STRINGS,
+    runtime: "uint",
+    deadline: "uint",
+    period: "uint",
+  }),
+  selinuxLabel: "string",
+  ioPriority: obj({ class: req("string"), priority: req("int") }),
+  execCPUAffinity: obj({ initial: "string", final: "string" }),
+});
+const THROTTLE = obj({ major: req("int"), minor: req("int"), rate: req("uint") });
+const RESOURCES = obj({
+  devices: arr(obj({ allow: req("bool"), type: "string", major: "int", minor: "int", access: "string" })),
+  memory: obj({
+    limit: "int",
+    reservation: "int",
+    swap: "int",
+    kernel: "int",
+    kernelTCP: "int",
+    swappiness: "uint",
+    disableOOMKiller: "bool",
+    useHierarchy: "bool",
+    checkBeforeUpdate: "bool",
+  }),
+  cpu: obj({
+    shares: "uint",
+    quota: "int",
+    burst: "uint",
+    period: "uint",
+    realtimeRuntime: "int",
+    realtimePeriod: "uint",
+    cpus: "string",
+    mems: "string",
+    idle: "int",
+  }),
+  pids: obj({ limit: req("int") }),
+  blockIO: obj({
+    weight: "uint16",
+    leafWeight: "uint16",
+    weightDevice: arr(obj({ major: req("int"), minor: req("int"), weight: "uint16", leafWeight: "uint16" })),
+    throttleReadBpsDevice: arr(THROTTLE),
+    throttleWriteBpsDevice: arr(THROTTLE),
+    throttleReadIOPSDevice: arr(THROTTLE),
+    throttleWriteIOPSDevice: arr(THROTTLE),
+  }),
+  hugepageLimits: arr(obj({ pageSize: req("string"), limit: req("uint") })),
+  network: obj({ classID: "uint32", priorities: arr(obj({ name: req("string"), priority: req("uint32") })) }),
+  rdma: map(obj({ hcaHandles: "uint32", hcaObjects: "uint32" })),
+  unified: map("string"),
+});
+const SECCOMP = obj({
+  defaultAction: req("string"),
+  defaultErrnoRet: "uint32",
+  architectures: STRINGS,
+  flags: STRINGS,
+  listenerPath: "string",
+  listenerMetadata: "string",
+  syscalls: arr(obj({
+    names: req(STRINGS),
+    action: req("string"),
+    errnoRet: "uint32",
+    args: arr(obj({ index: req("uint"), value: req("uint"), valueTwo: "uint", op: req("string") })),
+  })),
+});
+const LINUX = obj({
+  uidMappings: arr(IDMAP),
+  gidMappings: arr(IDMAP),
+  timeOffsets: map(obj({ secs: "int", nanosecs: "uint32" })),
+  sysctl: map("string"),
+  resources: RESOURCES,
+  cgroupsPath: "string",
+  namespaces: arr(obj({ type: req("string"), path: "string" })),
+  devices: arr(obj({
+    type: req("string"),
+    path: req("string"),
+    major: "int",
+    minor: "int",
+    fileMode: "uint32",
+    uid: "uint32",
+    gid: "uint32",
+  })),
+  seccomp: SECCOMP,
+  rootfsPropagation: "string",
+  maskedPaths: STRINGS,
+  readonlyPaths: STRINGS,
+  mountLabel: "string",
+  intelRdt: obj({
+    closID: "string",
+    schemata: "string",
+    l3CacheSchema: "string",
+    memBwSchema: "string",
+    enableCMT: "bool",
+    enableMBM: "bool",
+  }),
+  personality: obj({ domain: req("string"), flags: STRINGS }),
+});
+const HOOK_STAGES = [
+  "prestart",
+  "createRuntime",
+  "createContainer",
+  "startContainer",
+  "poststart",
+  "poststop",
+];
+const SPEC = obj({
+  ociVersion: req("string"),
+  process: PROCESS,
+  root: obj({ path: "string", readonly: "bool" }),
+  hostname: "string",
+  domainname: "string",
+  mounts: arr(MOUNT),
+  hooks: obj(Object.fromEntries(HOOK_STAGES.map((s) => [s, arr(HOOK)]))),
+  annotations: map("string"),
+  linux: LINUX,
+});
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** A short, safe description of a JSON value for error messages. */
+export function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (v === undefined) return "nothing";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "object") return "an object";
+  if (typeof v === "string") return `the string ${quote(v)}`;
+  return String(v);
+}
+
+/** JSON-quotes `s`, cut to 200 characters. */
+export function quote(s: string): string {
+  return JSON.stringify(s.length > 200 ? s.slice(0, 200) + "…" : s);
+}
+
+function fail(message: string): never {
+  throw new SpecError(`spec: ${message}`);
+}
+
+function field(path: string, key: string): string {
+  return path === "" ? key : `${path}.${key}`;
+}
+
+const KIND_TEXT: Record<Kind, string> = {
+  string: "a string",
+  bool: "a boolean",
+  int: "an integer",
+  uint: "a non-negative integer",
+  uint32: "an integer between 0 and 4294967295",
+  uint16: "an integer between 0 and 65535",
+};
+
+function kindMatches(v: unknown, kind: Kind): boolean {
+  switch (kind) {
+    case "string":
+      return typeof v === "string";
+    case "bool":
+      return typeof v === "boolean";
+    case "int":
+      return Number.isInteger(v);
+    case "uint":
+      return Number.isInteger(v) && (v as number) >= 0;
+    case "uint32":
+      return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
+    case "uint16":
+      return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffff;
+  }
+}
+
+function checkShape(v: unknown, s: Schema, path: string): void {
+  if (typeof s === "string") {
+    if (!kindMatches(v, s)) fail(`${path} must be ${KIND_TEXT[s]}, got ${describe(v)}`);
+    // Strings end up as C strings (paths, argv, env...), where a NUL would silently cut them short.
+    if (typeof v === "string" && v.includes("\0")) fail(`${path} must not contain a NUL byte`);
+    return;
+  }
+  if ("required" in s) return checkShape(v, s.required, path);
+  if ("array" in s) {
+    if (!Array.isArray(v)) fail(`${path} must be an array, got ${describe(v)}`);
+    for (let i = 0; i < v.length; i++) checkShape(v[i], s.array, `${path}[${i}]`);
+    return;
+  }
+  if (!isObject(v)) fail(`${path === "" ? "the configuration" : path} must be an object, got ${describe(v)}`);
+  if ("map" in s) {
+    for (const [k, x] of Object.entries(v)) checkShape(x, s.map, `${path}[${quote(k)}]`);
+    return;
+  }
+  for (const [k, fs] of Object.entries(s.object)) {
+    const x = Object.hasOwn(v, k) ? v[k] : undefined;
+    if (x === undefined || x === null) {
+      if (typeof fs === "object" && "required" in fs) fail(`${field(path, k)} must be defined`);
+      continue;
+    }
+    checkShape(x, fs, field(path, k));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Semantic pass (runs only on structurally valid input, so plain property access is safe; null members
+// are treated like absent ones, hence `?.`, `??` and truthiness rather than `!== undefined`).
+
+const SCHED_POLICIES = new Set([
+  "SCHED_OTHER",
+  "SCHED_FIFO",
+  "SCHED_RR",
+  "SCHED_BATCH",
+  "SCHED_ISO",
+  "SCHED_IDLE",
+  "SCHED_DEADLINE",
+]);
+const SCHED_FLAGS = new Set([
+  "SCHED_FLAG_RESET_ON_FORK",
+  "SCHED_FLAG_RECLAIM",
+  "SCHED_FLAG_DL_OVERRUN",
+  "SCHED_FLAG_KEEP_POLICY",
+  "SCHED_FLAG_KEEP_PARAMS",
+  "SCHED_FLAG_UTIL_CLAMP_MIN",
+  "SCHED_FLAG_UTIL_CLAMP_MAX",
+]);
+const IOPRIO_CLASSES = new Set(["IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"]);
+const SECCOMP_ACTIONS = new Set([
+  "SCMP_ACT_KILL",
+  "SCMP_ACT_KILL_PROCESS",
+  "SCMP_ACT_KILL_THREAD",
+  "SCMP_ACT_TRAP",
+  "SCMP_ACT_ERRNO",
+  "SCMP_ACT_TRACE",
+  "SCMP_ACT_ALLOW",
+  "SCMP_ACT_LOG",
+  "SCMP_ACT_NOTIFY",
+]);
+const SECCOMP_OPS = new Set([
+  "SCMP_CMP_NE",
+  "SCMP_CMP_LT",
+  "SCMP_CMP_LE",
+  "SCMP_CMP_EQ",
+  "SCMP_CMP_GE",
+  "SCMP_CMP_GT",
+  "SCMP_CMP_MASKED_EQ",
+]);
+const SECCOMP_FLAGS = new Set([
+  "SECCOMP_FILTER_FLAG_TSYNC",
+  "SECCOMP_FILTER_FLAG_LOG",
+  "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+  "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+]);
+const SECCOMP_ARCHES = new Set(
+  [
+    "X86",
+    "X86_64",
+    "X32",
+    "ARM",
+    "AARCH64",
+    "MIPS",
+    "MIPS64",
+    "MIPS64N32",
+    "MIPSEL",
+    "MIPSEL64",
+    "MIPSEL64N32",
+    "PPC",
+    "PPC64",
+    "PPC64LE",
+    "S390",
+    "S390X",
+    "PARISC",
+    "PARISC64",
+    "RISCV64",
+    "LOONGARCH64",
+    "M68K",
+    "SH",
+    "SHEB",
+  ].map((a) => `SCMP_ARCH_${a}`),
+);
+const DEVICE_TYPES = new Set(["c", "b", "u", "p"]);
+const CGROUP_DEVICE_TYPES = new Set(["a", "b", "c"]);
+const TIME_CLOCKS = new Set(["monotonic", "boottime"]);
+const PERSONALITY_DOMAINS = new Set(["LINUX", "LINUX32"]);
+const CRI_CONTAINER_TYPE = ["io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType"];
+const CRI_SANDBOX_ID = ["io.kubernetes.cri.sandbox-id", "io.kubernetes.cri-o.SandboxID"];
+/** HOST_NAME_MAX: sethostname(2)/setdomainname(2) reject longer names. */
+const HOST_NAME_MAX = 64;
+/** NGROUPS_MAX: setgroups(2) rejects more groups. */
+const NGROUPS_MAX = 65536;
+
+const utf8Length = (s: string) => new TextEncoder().encode(s).length;
+
+function requireAbsolute(p: string, path: string): void {
+  if (!isAbs(p)) fail(`${path} ${quote(p)} must be absolute`);
+}
+
+function isCpuList(s: string): boolean {
+  if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(s)) return false;
+  return s.split(",").every((r) => {
+    const [lo, hi] = r.split("-").map(Number);
+    return hi === undefined || lo <= hi;
+  });
+}
+
+/**
+ * Validates a spec. Throws a SpecError naming the first bad field; returns warnings about settings that
+ * runts accepts but ignores. Safe on any JSON value, whatever its shape.
+ */
+export function validateSpec(spec: Spec): string[] {
+  const warnings: string[] = [];
+  const raw: unknown = spec;
+  if (!isObject(raw)) fail(`the configuration must be a JSON object, got ${describe(raw)}`);
+  checkShape(raw, SPEC, "");
+  if (!spec.ociVersion.startsWith("1.")) {
+    fail(`ociVersion ${quote(spec.ociVersion)} is not supported (runts implements runtime-spec 1.x)`);
+  }
+  if (raw.solaris != null) throw new SpecError("Spec.Solaris is not supported");
+  if (raw.windows != null) throw new SpecError("Spec.Windows is not supported");
+
+  if (!spec.process) throw new SpecError("Spec.Process must be defined");
+  validateProcess(spec.process, warnings);
+  if (!spec.root) throw new SpecError("Spec.Root must be defined");
+  if (!spec.root.path) throw new SpecError("Spec.Root.Path must be defined");
+
+  const hasUts = (spec.linux?.namespaces ?? []).some((ns) => ns.type === "uts");
+  for (const key of ["hostname", "domainname"] as const) {
+    const name = spec[key];
+    if (!name) continue;
+    if (!hasUts) throw new SpecError(`unable to set ${key} without a private UTS namespace`);
+    if (utf8Length(name) > HOST_NAME_MAX) fail(`${key} ${quote(name)} is longer than ${HOST_NAME_MAX} bytes`);
+  }
+
+  (spec.mounts ?? []).forEach((m, i) => validateMount(m, `mounts[${i}]`));
+  for (const stage of HOOK_STAGES) {
+    const hooks = (spec.hooks as Record<string, Hook[] | undefined> | undefined)?.[stage] ?? [];
+    hooks.forEach((h, i) => validateHook(h, `hooks.${stage}[${i}]`));
+  }
+  validateAnnotations(spec.annotations ?? {});
+  if (spec.linux) validateLinux(spec.linux, warnings);
+  return warnings;
+}
+
+function validateProcess(p: Process, warnings: string[]): void {
+  if (!p.args || p.args.length === 0) throw new SpecError("Spec.Process.Arg must be defined");
+  if (p.args[0] === "") fail("process.args[0] must not be empty");
+  if (!p.cwd) fail("process.cwd must not be empty");
+  requireAbsolute(p.cwd, "process.cwd");
+  if (p.selinuxLabel) {
+    throw new SpecError(`SELinux is not supported: process.selinuxLabel ${quote(p.selinuxLabel)}`);
+  }
+  if (p.apparmorProfile) {
+    warnings.push(
+      `AppArmor is not supported: process.apparmorProfile ${quote(p.apparmorProfile)} is ignored`,
+    );
+  }
+  const groups = p.user.additionalGids?.length ?? 0;
+  if (groups > NGROUPS_MAX) {
+    fail(`process.user.additionalGids has ${groups} entries, at most ${NGROUPS_MAX} allowed`);
+  }
+  (p.env ?? []).forEach((e, i) => {
+    if (e.indexOf("=") <= 0) fail(`process.env[${i}] ${quote(e)} must have the form KEY=VALUE`);
+  });
+  const caps = p.capabilities ?? {};
+  for (const set of ["bounding", "effective", "inheritable", "permitted", "ambient"] as const) {
+    (caps[set] ?? []).forEach((name, i) => {
+      if (!isCapability(name)) fail(`process.capabilities.${set}[${i}]: invalid capability ${quote(name)}`);
+    });
+  }
+  const seen = new Set<string>();
+  (p.rlimits ?? []).forEach((r, i) => {
+    const at = `process.rlimits[${i}]`;
+    if (!Object.hasOwn(RLIMIT, r.type)) fail(`${at}.type ${quote(r.type)} is not a known RLIMIT_* resource`);
+    if (seen.has(r.type)) fail(`${at}: duplicate rlimit type ${quote(r.type)}`);
+    seen.add(r.type);
+    if (r.soft > r.hard) fail(`${at} (${r.type}): soft limit ${r.soft} exceeds hard limit ${r.hard}`);
+  });
+  if (p.oomScoreAdj != null && (p.oomScoreAdj < -1000 || p.oomScoreAdj > 1000)) {
+    fail(`process.oomScoreAdj ${p.oomScoreAdj} must be between -1000 and 1000`);
+  }
+  if (p.scheduler) {
+    const s = p.scheduler;
+    if (!SCHED_POLICIES.has(s.policy)) {
+      fail(`process.scheduler.policy ${quote(s.policy)} is not a known policy`);
+    }
+    if (s.nice != null && (s.nice < -20 || s.nice > 19)) {
+      fail(`process.scheduler.nice ${s.nice} must be in -20..19`);
+    }
+    (s.flags ?? []).forEach((f, i) => {
+      if (!SCHED_FLAGS.has(f)) fail(`process.scheduler.flags[${i}] ${quote(f)} is not a known flag`);
+    });
+  }
+  if (p.ioPriority) {
+    const io = p.ioPriority;
+    if (!IOPRIO_CLASSES.has(io.class)) {
+      fail(`process.ioPriority.class ${quote(io.class)} is not a known class`);
+    }
+    if (io.priority < 0 || io.priority > 7) {
+      fail(`process.ioPriority.priority ${io.priority} must be in 0..7`);
+    }
+  }
+  for (const k of ["initial", "final"] as const) {
+    const list = p.execCPUAffinity?.[k];
+    if (list && !isCpuList(list)) {
+      fail(`process.execCPUAffinity.${k} ${quote(list)} is not a cpu list like "0-3,7"`);
+    }
+  }
+}
+
+/**
+ * Validates one mount (structure and semantics); `path` names it in messages, e.g. `mounts[2]`. Rules:
+ * absolute destination; no idmapped mounts; at most one propagation option; a bind mount (type "bind" or a
+ * bind/rbind option) needs a source and may carry only mount(8) flag and propagation options (and "rro").
+ */
+export function validateMount(m: Mount, path: string): void {
+  checkShape(m, MOUNT, path);
+  if (!m.destination) fail(`${path}.destination must not be empty`);
+  requireAbsolute(m.destination, `${path}.destination`);
+  if (m.uidMappings?.length || m.gidMappings?.length) fail(`${path}: idmapped mounts are not supported`);
+  const options = m.options ?? [];
+  const bind = isBindMount(m);
+  let propagation: string | undefined;
+  options.forEach((o, i) => {
+    const at = `${path}.options[${i}]`;
+    if (IDMAP_OPTIONS.has(o)) fail(`${at} ${quote(o)}: idmapped mounts are not supported`);
+    if (isPropagationOption(o)) {
+      if (propagation !== undefined) {
+        fail(
+          `${path}.options: at most one propagation type may be given, got ${quote(propagation)} and ${
+            quote(o)
+          }`,
+        );
+      }
+      propagation = o;
+    }
+    if (bind && !isBindMountOption(o)) fail(`${at} ${quote(o)} is not a valid bind mount option`);
+  });
+  if (bind && !m.source) fail(`${path}.source must be defined for a bind mount`);
+}
+
+function validateHook(h: Hook, path: string): void {
+  requireAbsolute(h.path, `${path}.path`);
+  if (h.timeout != null && h.timeout <= 0) fail(`${path}.timeout ${h.timeout} must be positive`);
+}
+
+function validateAnnotations(annotations: Record<string, string>): void {
+  for (const key of CRI_CONTAINER_TYPE) {
+    if (!Object.hasOwn(annotations, key)) continue;
+    const type = annotations[key];
+    if (type === "sandbox") continue;
+    if (type !== "container") fail(`annotation ${key}: unknown container-type ${quote(type)}`);
+    if (!CRI_SANDBOX_ID.some((id) => Object.hasOwn(annotations, id) && annotations[id] !== "")) {
+      fail(`annotation ${key}=container requires a sandbox ID annotation (${CRI_SANDBOX_ID.join(" or ")})`);
+    }
+  }
+}
+
+function validateLinux(l: Linux, warnings: string[]): void {
+  const types = new Set<string>();
+  (l.namespaces ?? []).forEach((ns, i) => {
+    const at = `linux.namespaces[${i}]`;
+    if (!isNamespaceType(ns.type)) {
+      fail(
+        `${at}.type ${
+          quote(ns.type)
+        } is not a namespace type (pid, network, mount, ipc, uts, user, cgroup, time)`,
+      );
+    }
+    if (types.has(ns.type)) fail(`${at}: duplicate namespace type ${quote(ns.type)}`);
+    types.add(ns.type);
+    if (ns.path) requireAbsolute(ns.path, `${at}.path`);
+  });
+  for (const k of ["uidMappings", "gidMappings"] as const) {
+    if (l[k]?.length && !types.has("user")) fail(`linux.${k} requires a user namespace`);
+  }
+  for (const [clock, off] of Object.entries(l.timeOffsets ?? {})) {
+    if (!TIME_CLOCKS.has(clock)) {
+      fail(`linux.timeOffsets: unknown clock ${quote(clock)} (monotonic or boottime)`);
+    }
+    if ((off.nanosecs ?? 0) >= 1e9) {
+      fail(`linux.timeOffsets[${quote(clock)}].nanosecs must be below 1000000000`);
+    }
+    if (!types.has("time")) fail("linux.timeOffsets requires a time namespace");
+  }
+  for (const key of Object.keys(l.sysctl ?? {})) {
+    if (key === "") fail("linux.sysctl: empty key");
+  }
+  (l.devices ?? []).forEach((d, i) => {
+    const at = `linux.devices[${i}]`;
+    if (!DEVICE_TYPES.has(d.type)) fail(`${at}.type ${quote(d.type)} must be one of c, b, u, p`);
+    requireAbsolute(d.path, `${at}.path`);
+    if (d.type !== "p" && (d.major == null || d.minor == null)) {
+      fail(`${at}: major and minor must be defined`);
+    }
+  });
+  (l.resources?.devices ?? []).forEach((d, i) => {
+    const at = `linux.resources.devices[${i}]`;
+    if (d.type && !CGROUP_DEVICE_TYPES.has(d.type)) {
+      fail(`${at}.type ${quote(d.type)} must be one of a, b, c`);
+    }
+    if (d.access && !/^[rwm]+$/.test(d.access)) {
+      fail(`${at}.access ${quote(d.access)} may only contain r, w and m`);
+    }
+  });
+  if (l.seccomp) validateSeccomp(l.seccomp);
+  if (l.rootfsPropagation && !PROPAGATION_OPTIONS.has(l.rootfsPropagation)) {
+    fail(
+      `linux.rootfsPropagation ${quote(l.rootfsPropagation)} must be one of ${
+        [...PROPAGATION_OPTIONS].join(", ")
+      }`,
+    );
+  }
+  for (const k of ["maskedPaths", "readonlyPaths"] as const) {
+    (l[k] ?? []).forEach((p, i) => requireAbsolute(p, `linux.${k}[${i}]`));
+  }
+  if (l.mountLabel) {
+    warnings.push(`SELinux is not supported: linux.mountLabel ${quote(l.mountLabel)} is ignored`);
+  }
+  if (l.intelRdt) warnings.push("Intel RDT is not supported: linux.intelRdt is ignored");
+  if (l.personality && !PERSONALITY_DOMAINS.has(l.personality.domain)) {
+    fail(`linux.personality.domain ${quote(l.personality.domain)} must be LINUX or LINUX32`);
+  }
+}
+
+function validateSeccomp(s: LinuxSeccomp): void {
+  const action = (a: string, at: string) => {
+    if (!SECCOMP_ACTIONS.has(a)) fail(`${at} ${quote(a)} is not a known seccomp action`);
+  };
+  action(s.defaultAction, "linux.seccomp.defaultAction");
+  (s.architectures ?? []).forEach((a, i) => {
+    if (!SECCOMP_ARCHES.has(a)) {
+      fail(`linux.seccomp.architectures[${i}] ${quote(a)} is not a known architecture`);
+    }
+  });
+  (s.flags ?? []).forEach((f, i) => {
+    if (!SECCOMP_FLAGS.has(f)) fail(`linux.seccomp.flags[${i}] ${quote(f)} is not a known seccomp flag`);
+  });
+  if (s.listenerPath) requireAbsolute(s.listenerPath, "linux.seccomp.listenerPath");
+  let notify = s.defaultAction === "SCMP_ACT_NOTIFY";
+  (s.syscalls ?? []).forEach((rule, i) => {
+    const at = `linux.seccomp.syscalls[${i}]`;
+    if (rule.names.length === 0) fail(`${at}.names must not be empty`);
+    rule.names.forEach((n, j) => {
+      if (n === "") fail(`${at}.names[${j}] must not be empty`);
+    });
+    action(rule.action, `${at}.action`);
+    notify ||= rule.action === "SCMP_ACT_NOTIFY";
+    (rule.args ?? []).forEach((a, j) => {
+      if (a.index > 5) fail(`${at}.args[${j}].index ${a.index} must be in 0..5`);
+      if (!SECCOMP_OPS.has(a.op)) fail(`${at}.args[${j}].op ${quote(a.op)} is not a known operator`);
+    });
+  });
+  if (notify && !s.listenerPath) fail("linux.seccomp: SCMP_ACT_NOTIFY requires listenerPath");
+}
+
+/** Checks that `v` is an array of valid mounts (readMounts' input); `path` prefixes messages. */
+export function validateMounts(v: unknown, path = "mounts"): Mount[] {
+  checkShape(v, arr(MOUNT), path);
+  const mounts = v as Mount[];
+  mounts.forEach((m, i) => validateMount(m, `${path}[${i}]`));
+  return mounts;
+}

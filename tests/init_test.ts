@@ -1,0 +1,133 @@
+import { deepEqual, equal, throws } from "node:assert/strict";
+import { CLONE, linux, MS, O } from "../ffi/mod.ts";
+import { fakeKernel } from "../ffi/fake.ts";
+import { parseMountOptions } from "../src/init/mount_options.ts";
+import { enterNamespaces, planNamespaces } from "../src/init/namespaces.ts";
+import { ensureInRoot, openInRoot } from "../src/init/paths.ts";
+import { makedev } from "../src/init/devices.ts";
+import type { InitConfig } from "../src/init/config.ts";
+import { exitCodeOf, waitStatus } from "../src/boot/loader.ts";
+import { prepareArgs } from "../src/cmd/capability.ts";
+import { defaultSpec } from "../src/specutils/default_spec.ts";
+
+function cfg(over: Partial<InitConfig> = {}): InitConfig {
+  const spec = defaultSpec();
+  return {
+    mode: "create",
+    id: "c",
+    spec,
+    process: spec.process!,
+    mounts: [],
+    rootFd: null,
+    bindFds: {},
+    readyFd: 4,
+    startFd: 5,
+    network: "sandbox",
+    noPivot: false,
+    cpuNum: 0,
+    attached: false,
+    preserveFds: 0,
+    ...over,
+  };
+}
+
+Deno.test("mount options: flags, clears, propagation and data", () => {
+  const p = parseMountOptions("tmpfs", ["nosuid", "noexec", "mode=755", "size=64k", "rprivate", "rw"]);
+  equal(p.flags, MS.NOSUID | MS.NOEXEC);
+  deepEqual(p.propagation, [MS.PRIVATE | MS.REC]);
+  equal(p.data, "mode=755,size=64k");
+  equal(p.bind, false);
+  const b = parseMountOptions("none", ["rbind", "ro"]);
+  equal(b.bind, true);
+  equal(b.flags, MS.BIND | MS.REC | MS.RDONLY);
+  equal(parseMountOptions("bind", []).flags, MS.BIND, "type bind without rbind is not recursive (runc)");
+});
+
+Deno.test("namespaces: pid is boot's, mount joins last, --network none forces a new netns", () => {
+  const spec = defaultSpec();
+  spec.linux!.namespaces = [
+    { type: "mount", path: "/proc/1/ns/mnt" },
+    { type: "pid" },
+    { type: "network", path: "/run/netns/x" },
+    { type: "uts" },
+    { type: "ipc" },
+  ];
+  const plan = planNamespaces(cfg({ spec }));
+  deepEqual(plan.join.map((j) => j.path), ["/run/netns/x", "/proc/1/ns/mnt"]);
+  equal(plan.unshare, CLONE.NEWUTS | CLONE.NEWIPC);
+  const none = planNamespaces(cfg({ spec, network: "none" }));
+  deepEqual(none.join.map((j) => j.path), ["/proc/1/ns/mnt"]);
+  equal(none.unshare & CLONE.NEWNET, CLONE.NEWNET);
+  spec.linux!.namespaces = [{ type: "user" }];
+  throws(() => planNamespaces(cfg({ spec })), /user namespaces are not supported/);
+});
+
+Deno.test("namespaces: entering opens every path before the first setns, with CLONE_FS first", () => {
+  const fake = fakeKernel({ open: 42 });
+  const spec = defaultSpec();
+  spec.linux!.namespaces = [{ type: "mount", path: "/m" }, { type: "network", path: "/n" }, { type: "uts" }];
+  enterNamespaces(fake.kernel, planNamespaces(cfg({ spec })));
+  deepEqual(fake.names(), ["unshare", "open", "open", "setns", "setns", "close", "close", "unshare"]);
+  deepEqual(fake.calls[0].args, [CLONE.FS]);
+  deepEqual(fake.calls[3].args, [42, CLONE.NEWNET]);
+  deepEqual(fake.calls[4].args, [42, CLONE.NEWNS]);
+  deepEqual(fake.calls[7].args, [CLONE.NEWUTS]);
+});
+
+Deno.test("paths: a planted symlink and .. resolve inside the root, and missing parents are created", () => {
+  const root = Deno.makeTempDirSync();
+  try {
+    Deno.mkdirSync(`${root}/etc`);
+    Deno.symlinkSync("/etc", `${root}/escape`); // absolute link: must land in <root>/etc
+    Deno.symlinkSync("../../../../etc", `${root}/up`); // .. cannot climb out
+    Deno.symlinkSync("/nowhere", `${root}/dangling`);
+    const rootFd = linux.open(root, O.PATH | O.DIRECTORY | O.CLOEXEC);
+    try {
+      const viaLink = ensureInRoot(linux, rootFd, "/escape/new/dir");
+      linux.close(viaLink);
+      equal(Deno.statSync(`${root}/etc/new/dir`).isDirectory, true);
+      const up = ensureInRoot(linux, rootFd, "/up/x");
+      linux.close(up);
+      equal(Deno.statSync(`${root}/etc/x`).isDirectory, true, "../.. from the root stays at the root");
+      throws(
+        () => ensureInRoot(linux, rootFd, "/dangling/y"),
+        /ENOENT/,
+        "a dangling link is refused, not followed",
+      );
+      const file = ensureInRoot(linux, rootFd, "/a/b/file", true);
+      linux.close(file);
+      equal(Deno.statSync(`${root}/a/b/file`).isFile, true);
+      throws(() => openInRoot(linux, rootFd, "/missing"), /ENOENT/);
+    } finally {
+      linux.close(rootFd);
+    }
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("devices: makedev matches glibc's encoding", () => {
+  equal(makedev(1, 3), 0x103n);
+  equal(makedev(5, 0), 0x500n);
+  equal(makedev(259, 300), 0x11032cn);
+});
+
+Deno.test("wait status encoding and boot's exit code", () => {
+  equal(waitStatus(1, /* CLD_EXITED */ 3), 768);
+  equal(waitStatus(2, /* CLD_KILLED */ 15), 15);
+  equal(waitStatus(3, /* CLD_DUMPED */ 11), 0x8b);
+  equal(exitCodeOf(768), 3);
+  equal(exitCodeOf(15), 143);
+});
+
+Deno.test("prepareArgs drops by substring and re-inserts --attached after boot", () => {
+  deepEqual(
+    prepareArgs(
+      ["--root=/r", "boot", "--setup-root", "--bundle=/b", "--apply-caps=true", "id"],
+      true,
+      "setup-root",
+      "apply-caps",
+    ),
+    ["--root=/r", "boot", "--attached", "--bundle=/b", "id"],
+  );
+});
