@@ -29,15 +29,6 @@ function runts(args: string[], env: Record<string, string> = {}): Result {
   return { code: r.code, stdout: decoder.decode(r.stdout), stderr: decoder.decode(r.stderr) };
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test("main: --version", () => {
   const r = runts(["--version"]);
   assert.equal(r.code, 0, r.stderr);
@@ -163,7 +154,6 @@ Deno.test("main: --debug-log=<dir>/ creates a per-command log", () => {
 
 Deno.test({
   name: "main: boot without arguments prints its usage and exits 128",
-  ignore: !exists(`${repo}/src/cmd/boot.ts`),
   fn() {
     const r = runts(["boot"]);
     assert.equal(r.code, 128);

@@ -6,7 +6,7 @@ import { Container, OCI_VERSION, stateRoot } from "../container/container.ts";
 import { listIDs } from "../container/state_file.ts";
 import { log } from "../log/log.ts";
 import { writeStdout } from "./cmd.ts";
-import { fail } from "./oci.ts";
+import { fail, textTable } from "./oci.ts";
 
 /** One container as `list --format json` prints it (runc's containerState). */
 export interface ListedContainer {
@@ -25,10 +25,7 @@ export interface ListedContainer {
 export function listTable(items: readonly ListedContainer[]): string {
   const header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"];
   const cells = items.map((c) => [c.id, String(c.pid), c.status, c.bundle, c.created, c.owner]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]) =>
-    c.map((v, i) => i === c.length - 1 ? v : v.padEnd(widths[i] + 3)).join("") + "\n";
-  return line(header) + cells.map(line).join("");
+  return textTable(header, cells, 3);
 }
 
 class List implements Command {

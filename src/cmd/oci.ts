@@ -27,3 +27,11 @@ export function failWith(ctx: CommandContext, e: unknown): ExitStatus {
 export function loadContainer(k: Kernel, ctx: CommandContext, id: string): Container {
   return Container.load(k, stateRoot(ctx.conf), id);
 }
+
+/** Left-aligned text columns, `gap` spaces apart (the last column is not padded). */
+export function textTable(header: readonly string[], cells: readonly string[][], gap: number): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: readonly string[]) =>
+    c.map((v, i) => i === c.length - 1 ? v : v.padEnd(widths[i] + gap)).join("") + "\n";
+  return line(header) + cells.map(line).join("");
+}

@@ -4,16 +4,13 @@ import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { linux } from "../../ffi/mod.ts";
 import type { ProcessRow } from "../sandbox/control.ts";
 import { writeStdout } from "./cmd.ts";
-import { fail, failWith, loadContainer } from "./oci.ts";
+import { fail, failWith, loadContainer, textTable } from "./oci.ts";
 
 /** The table runsc prints: UID PID PPID C STIME TTY TIME CMD. */
 export function processTable(rows: readonly ProcessRow[]): string {
   const header = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"];
   const cells = rows.map((r) => [r.uid, r.pid, r.ppid, r.c, r.stime, r.tty, r.time, r.cmd].map(String));
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]) =>
-    c.map((v, i) => i === c.length - 1 ? v : v.padEnd(widths[i] + 2)).join("") + "\n";
-  return line(header) + cells.map(line).join("");
+  return textTable(header, cells, 2);
 }
 
 class Ps implements Command {
