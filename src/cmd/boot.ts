@@ -143,7 +143,7 @@ class Boot implements Command {
       try {
         appCaps = readSpec(this.bundleDir.value, this.specFd.value).process?.capabilities ?? {};
         extra = this.detachSources(k);
-        setUpChroot(k);
+        setUpChroot(k, logDirs(conf.debugLog, conf.log));
       } catch (e) {
         fatalf(`error setting up chroot: ${(e as Error).message}`);
       }
@@ -251,6 +251,15 @@ function readSpec(bundle: string, fd: number): Spec {
   } catch (e) {
     fatalf(`reading spec: ${(e as Error).message}`);
   }
+}
+
+/** The directories of the --debug-log pattern and the --log file, which must survive the chroot. */
+function logDirs(debugLog: string, logFile: string): string[] {
+  const dir = (p: string) => p.slice(0, Math.max(p.lastIndexOf("/"), 1));
+  const dirs: string[] = [];
+  if (debugLog) dirs.push(debugLog.endsWith("/") ? debugLog.replace(/\/+$/, "") || "/" : dir(debugLog));
+  if (logFile) dirs.push(dir(logFile));
+  return dirs.filter((d) => d.startsWith("/") && d !== "/");
 }
 
 /** Adds flags right after the "boot" token. */

@@ -13,6 +13,8 @@ export interface ChrootBind {
   path: string;
   /** A directory (recursive bind) or a single file. */
   dir: boolean;
+  /** Left writable (the log directories); everything else is read-only. */
+  writable?: boolean;
 }
 
 function exists(path: string): Deno.FileInfo | null {
@@ -57,11 +59,15 @@ function mkdirAll(path: string): void {
  * host's: boot itself stays in the host pid namespace) and the re-exec binds, sealed read-only, then
  * pivot_root into it. Synchronous throughout: only the main thread moves.
  */
-export function setUpChroot(k: Kernel): void {
+export function setUpChroot(k: Kernel, logDirs: readonly string[] = []): void {
   const chroot = Deno.env.get("TMPDIR") || "/tmp";
   const { binds, symlinks } = chrootBinds();
+  // The re-executed boot reopens its logs by path, so their directories stay reachable (and writable).
+  for (const d of logDirs) if (exists(d)?.isDirectory) binds.push({ path: d, dir: true, writable: true });
   k.unshare(CLONE.NEWNS);
   k.mount("", "/", "", MS.SLAVE | MS.REC);
+  // Open every source first: the tmpfs about to cover the chroot directory may hide some of them.
+  const sources = binds.map((b) => k.open(b.path, O.PATH | O.CLOEXEC));
   k.mount("runts-root", chroot, "tmpfs", MS.NOSUID | MS.NODEV, "mode=755");
   mkdirAll(`${chroot}/proc`);
   k.mount("/proc", `${chroot}/proc`, "", MS.BIND | MS.REC);
@@ -76,7 +82,7 @@ export function setUpChroot(k: Kernel): void {
     mkdirAll(`${chroot}${dirname(link)}`);
     Deno.symlinkSync(target, `${chroot}${link}`);
   }
-  for (const b of binds) {
+  binds.forEach((b, i) => {
     const dest = `${chroot}${b.path}`;
     if (b.dir) {
       mkdirAll(dest);
@@ -84,9 +90,10 @@ export function setUpChroot(k: Kernel): void {
       mkdirAll(dirname(dest));
       Deno.writeFileSync(dest, new Uint8Array());
     }
-    k.mount(b.path, dest, "", MS.BIND | MS.REC);
-    k.mount("", dest, "", MS.BIND | MS.REMOUNT | MS.RDONLY);
-  }
+    k.mount(`/proc/self/fd/${sources[i]}`, dest, "", MS.BIND | MS.REC);
+    k.close(sources[i]);
+    if (!b.writable) k.mount("", dest, "", MS.BIND | MS.REMOUNT | MS.RDONLY);
+  });
   k.mount("", chroot, "", MS.REMOUNT | MS.RDONLY | MS.BIND);
   pivotRoot(k, chroot);
 }

@@ -428,6 +428,27 @@ Deno.test("boot: --setup-root: boot runs as nobody in its own empty root; the ap
   });
 });
 
+Deno.test("boot: --setup-root keeps --debug-log and the app's caps working after the re-exec", async () => {
+  const logDir = Deno.makeTempDirSync({ prefix: "runts-debuglog-" });
+  try {
+    const r = await runToExit({
+      script: "grep CapPrm /proc/self/status",
+      flags: ["--setup-root"],
+      globalFlags: ["--debug", `--debug-log=${logDir}/`],
+    });
+    assert.equal(r.exit.code, 0, r.exit.stderr);
+    assert.equal(
+      r.exit.appStdout.trim(),
+      "CapPrm:\t0000000020000420",
+      "the app keeps caps boot-as-nobody lacks",
+    );
+    const logs = [...Deno.readDirSync(logDir)].map((e) => e.name);
+    assert.ok(logs.filter((n) => n.endsWith(".boot")).length >= 2, `one debug log per boot stage: ${logs}`);
+  } finally {
+    Deno.removeSync(logDir, { recursive: true });
+  }
+});
+
 // ---------------------------------------------------------------------------------------------------
 // Credentials, fds, user log, CPUs
 
