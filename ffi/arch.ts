@@ -86,6 +86,14 @@ const TABLE = {
   openat2: [437, 437],
   mount_setattr: [442, 442],
   flock: [73, 32],
+  sched_setattr: [314, 274],
+  ioprio_set: [251, 30],
+  uname: [63, 160],
+  ptrace: [101, 117],
+  setpriority: [141, 140],
+  keyctl: [250, 219],
+  renameat2: [316, 276],
+  bpf: [321, 280],
 } as const;
 
 /** A syscall name known to runts. */

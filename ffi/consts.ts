@@ -119,6 +119,17 @@ export const SOCK = {
   SHUT_RDWR: 2,
 } as const;
 
+/** Network device ioctls and flags (struct ifreq: the name in 16 bytes, then the union). */
+export const NETDEV = {
+  AF_INET: 2,
+  SOCK_DGRAM: 2,
+  SIOCGIFFLAGS: 0x8913,
+  SIOCSIFFLAGS: 0x8914,
+  IFF_UP: 0x1,
+  IFNAMSIZ: 16,
+  IFREQ_SIZE: 40,
+} as const;
+
 /** epoll constants. */
 export const EPOLL = {
   IN: 0x1,
@@ -159,10 +170,21 @@ export const TIOC = {
   SPTLCK: 0x40045431,
   GWINSZ: 0x5413,
   SWINSZ: 0x5414,
+  /** ioctl(master, TIOCGPTPEER, flags): opens the pty's slave without a path lookup. */
+  GPTPEER: 0x5441,
 } as const;
 
 /** File type bits for mknod. */
-export const S_IF = { CHR: 0o020000, BLK: 0o060000, FIFO: 0o010000, REG: 0o100000, DIR: 0o040000 } as const;
+export const S_IF = {
+  CHR: 0o020000,
+  BLK: 0o060000,
+  FIFO: 0o010000,
+  REG: 0o100000,
+  DIR: 0o040000,
+  SOCK: 0o140000,
+  /** The mask of the type bits. */
+  FMT: 0o170000,
+} as const;
 
 /** Signal numbers by name (without the SIG prefix), Linux x86_64/aarch64 numbering. */
 export const SIGNALS: Record<string, number> = {
@@ -200,3 +222,32 @@ export const SIGNALS: Record<string, number> = {
   PWR: 30,
   SYS: 31,
 };
+
+/** seccomp(2) filter return actions (the upper 16 bits; ERRNO and TRACE carry data in the lower 16). */
+export const SECCOMP_RET = {
+  KILL_PROCESS: 0x80000000,
+  KILL_THREAD: 0x00000000,
+  TRAP: 0x00030000,
+  ERRNO: 0x00050000,
+  USER_NOTIF: 0x7fc00000,
+  TRACE: 0x7ff00000,
+  LOG: 0x7ffc0000,
+  ALLOW: 0x7fff0000,
+  DATA: 0x0000ffff,
+} as const;
+
+/** seccomp(2) SECCOMP_SET_MODE_FILTER flags. */
+export const SECCOMP_FILTER_FLAG = {
+  TSYNC: 1,
+  LOG: 2,
+  SPEC_ALLOW: 4,
+  NEW_LISTENER: 8,
+  TSYNC_ESRCH: 16,
+  WAIT_KILLABLE_RECV: 32,
+} as const;
+
+/** mount_setattr(2) attributes. */
+export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, IDMAP: 0x100000 } as const;
+
+/** personality(2) execution domains. */
+export const PER = { LINUX: 0x0000, LINUX32: 0x0008, QUERY: 0xffffffff } as const;

@@ -89,14 +89,17 @@ export const Errno = {
   ENOTDIR: 20,
   EISDIR: 21,
   EINVAL: 22,
+  ENFILE: 23,
   EMFILE: 24,
   ENOSPC: 28,
   EROFS: 30,
   EPIPE: 32,
   ENOSYS: 38,
+  ENOTEMPTY: 39,
   ELOOP: 40,
   ENOTSOCK: 88,
   EOPNOTSUPP: 95,
+  ECONNRESET: 104,
   ECONNREFUSED: 111,
 } as const;
 

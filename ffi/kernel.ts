@@ -4,6 +4,8 @@
  * Every method throws a SyscallError naming the call, its argument and the errno on failure.
  */
 
+import type { BpfInsn } from "./linux_bpf.ts";
+
 /** The five capability sets, each a 64-bit mask. */
 export interface CapSets {
   effective: bigint;
@@ -18,6 +20,17 @@ export interface WaitInfo {
   code: number;
   /** The exit code, or the signal number for a killed child. */
   status: number;
+}
+
+/** struct sched_attr, in the kernel's field order. */
+export interface SchedAttr {
+  policy: number;
+  flags: bigint;
+  nice: number;
+  priority: number;
+  runtime: bigint;
+  deadline: bigint;
+  period: bigint;
 }
 
 /** The peer of a unix socket (SO_PEERCRED). */
@@ -91,6 +104,11 @@ export interface FsCalls {
   attachMount(treeFd: number, targetFd: number): void;
   /** memfd_create(2). */
   memfdCreate(name: string, flags: number): number;
+  /**
+   * mount_setattr(fd, "", AT_EMPTY_PATH[|AT_RECURSIVE]): sets and clears MOUNT_ATTR bits on the mount at
+   * `fd` (and, when `recursive`, on every mount below it).
+   */
+  mountSetattr(fd: number, recursive: boolean, attrSet: number, attrClr: number): void;
 }
 
 /** Process, credential and namespace calls. */
@@ -120,6 +138,10 @@ export interface ProcCalls {
   personality(persona: number): number;
   schedSetaffinity(pid: number, cpus: readonly number[]): void;
   schedGetaffinity(pid: number): number[];
+  /** sched_setattr(2) for `pid` (0: the caller). */
+  schedSetattr(pid: number, attr: SchedAttr): void;
+  /** ioprio_set(IOPRIO_WHO_PROCESS, pid, (class << 13) | level). */
+  ioprioSet(pid: number, ioClass: number, level: number): void;
   /** Resets signal dispositions and the mask, then execve(2); returns only by throwing. */
   execve(path: string, argv: readonly string[], env: readonly string[]): never;
   /** execveat(fd, "", AT_EMPTY_PATH) after the same signal reset. */
@@ -143,6 +165,11 @@ export interface SocketCalls {
   /** recvmsg(2) taking up to `maxFds` fds; null on EAGAIN. */
   recvmsg(fd: number, buf: Uint8Array, maxFds: number, flags?: number): Received | null;
   peerCred(fd: number): PeerCred;
+  /**
+   * Brings the network interface `name` of the caller's network namespace up (IFF_UP through
+   * SIOCGIFFLAGS/SIOCSIFFLAGS on an AF_INET datagram socket), as runtimes do for `lo` in a new namespace.
+   */
+  linkUp(name: string): void;
   shutdown(fd: number, how: number): void;
 }
 
@@ -154,5 +181,13 @@ export interface EpollCalls {
   epollWait(epfd: number, max: number, timeoutMs: number): Promise<Array<[number, number]>>;
 }
 
+/** bpf(2), for cgroup v2 device control. */
+export interface BpfCalls {
+  /** BPF_PROG_LOAD of a BPF_PROG_TYPE_CGROUP_DEVICE program; the program's fd (CLOEXEC). */
+  bpfLoadDeviceFilter(insns: readonly BpfInsn[]): number;
+  /** BPF_PROG_ATTACH as BPF_CGROUP_DEVICE to the cgroup directory `cgroupFd`, replacing any earlier one. */
+  bpfAttachDeviceFilter(progFd: number, cgroupFd: number): void;
+}
+
 /** Everything runts asks of the kernel. */
-export interface Kernel extends FsCalls, ProcCalls, SocketCalls, EpollCalls {}
+export interface Kernel extends FsCalls, ProcCalls, SocketCalls, EpollCalls, BpfCalls {}

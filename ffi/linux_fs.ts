@@ -141,4 +141,18 @@ export const linuxFs: FsCalls = {
   memfdCreate(name, flags) {
     return sys("memfd_create", name, addr(cstr(name)), flags);
   },
+  mountSetattr(fd, recursive, attrSet, attrClr) {
+    // struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }
+    const attr = new BigUint64Array([BigInt(attrSet), BigInt(attrClr), 0n, 0n]);
+    const flags = AT.EMPTY_PATH | (recursive ? 0x8000 /* AT_RECURSIVE */ : 0);
+    sys(
+      "mount_setattr",
+      `fd ${fd} set 0x${attrSet.toString(16)}${recursive ? " recursively" : ""}`,
+      fd,
+      addr(cstr("")),
+      flags,
+      addr(attr),
+      attr.byteLength,
+    );
+  },
 };

@@ -127,6 +127,29 @@ export const linuxProc: ProcCalls = {
     for (const c of cpus) mask[c >> 6] |= 1n << BigInt(c & 63);
     sys("sched_setaffinity", `pid ${pid} cpus ${cpus.join(",")}`, pid, mask.byteLength, addr(mask));
   },
+  schedSetattr(pid, a) {
+    // struct sched_attr (SCHED_ATTR_SIZE_VER0 = 48 bytes): size, policy, flags, nice, priority, runtime,
+    // deadline, period.
+    const buf = new DataView(new ArrayBuffer(48));
+    buf.setUint32(0, 48, true);
+    buf.setUint32(4, a.policy, true);
+    buf.setBigUint64(8, a.flags, true);
+    buf.setInt32(16, a.nice, true);
+    buf.setUint32(20, a.priority, true);
+    buf.setBigUint64(24, a.runtime, true);
+    buf.setBigUint64(32, a.deadline, true);
+    buf.setBigUint64(40, a.period, true);
+    sys("sched_setattr", `pid ${pid} policy ${a.policy}`, pid, addr(new Uint8Array(buf.buffer)), 0);
+  },
+  ioprioSet(pid, ioClass, level) {
+    sys(
+      "ioprio_set",
+      `pid ${pid} class ${ioClass} level ${level}`,
+      1, /* IOPRIO_WHO_PROCESS */
+      pid,
+      (ioClass << 13) | level,
+    );
+  },
   schedGetaffinity(pid) {
     const mask = new BigUint64Array(16);
     sys("sched_getaffinity", `pid ${pid}`, pid, mask.byteLength, addr(mask));

@@ -1,5 +1,5 @@
 /** Real unix socket and epoll calls (see SocketCalls, EpollCalls). */
-import { SOCK } from "./consts.ts";
+import { NETDEV, SOCK } from "./consts.ts";
 import type { EpollCalls, SocketCalls } from "./kernel.ts";
 import { rawSyscall, sys, sysBlocking } from "./libc.ts";
 import { addr } from "./mem.ts";
@@ -36,6 +36,23 @@ const cmsgSpace = (nfds: number) => 16 + ((nfds * 4 + 7) & ~7);
 
 /** The real socket calls. */
 export const linuxSocket: SocketCalls = {
+  linkUp(name) {
+    const bytes = new TextEncoder().encode(name);
+    if (bytes.length >= NETDEV.IFNAMSIZ) {
+      throw new SyscallError("ioctl", `SIOCSIFFLAGS ${name}`, 36 /* ENAMETOOLONG */);
+    }
+    const fd = sys("socket", "AF_INET SOCK_DGRAM", NETDEV.AF_INET, NETDEV.SOCK_DGRAM | SOCK.CLOEXEC, 0);
+    try {
+      const ifr = new Uint8Array(NETDEV.IFREQ_SIZE);
+      ifr.set(bytes);
+      sys("ioctl", `SIOCGIFFLAGS ${name}`, fd, NETDEV.SIOCGIFFLAGS, addr(ifr));
+      const v = new DataView(ifr.buffer);
+      v.setUint16(NETDEV.IFNAMSIZ, v.getUint16(NETDEV.IFNAMSIZ, true) | NETDEV.IFF_UP, true);
+      sys("ioctl", `SIOCSIFFLAGS ${name}`, fd, NETDEV.SIOCSIFFLAGS, addr(ifr));
+    } finally {
+      rawSyscall("close", fd);
+    }
+  },
   socket(domain, type, protocol) {
     return sys("socket", `domain ${domain} type ${type}`, domain, type, protocol);
   },

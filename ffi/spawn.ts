@@ -8,6 +8,9 @@ import { openLibc } from "./libc.ts";
 import { cstr, cstrTable } from "./mem.ts";
 import { SyscallError } from "./error.ts";
 
+// Each declared symbol costs about 0.2-0.3 ms when a process first spawns, so posix_spawnattr_t, whose
+// layout <spawn.h> publishes, is filled in here rather than through its five setter functions, and chdir
+// (rarely used) has a set of its own.
 const SYMBOLS = {
   posix_spawn: { parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"], result: "i32" },
   posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
@@ -15,17 +18,29 @@ const SYMBOLS = {
   posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" },
   posix_spawn_file_actions_addclose: { parameters: ["buffer", "i32"], result: "i32" },
   posix_spawn_file_actions_addclosefrom_np: { parameters: ["buffer", "i32"], result: "i32" },
+} as const;
+
+const CHDIR_SYMBOLS = {
   posix_spawn_file_actions_addchdir_np: { parameters: ["buffer", "buffer"], result: "i32" },
-  posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
-  posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
-  posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
-  posix_spawnattr_setsigmask: { parameters: ["buffer", "buffer"], result: "i32" },
-  posix_spawnattr_setsigdefault: { parameters: ["buffer", "buffer"], result: "i32" },
 } as const;
 
 const SETSIGDEF = 0x4, SETSIGMASK = 0x8, SETSID = 0x80;
 
+/** posix_spawnattr_t: short __flags; pid_t __pgrp; sigset_t __sd, __ss; sched_param; int __policy, __pad[16]. */
+const ATTR_SIZE = 336, ATTR_SIGDEFAULT = 8, ATTR_SIGMASK = 136;
+
 let lib: ReturnType<typeof openLibc<typeof SYMBOLS>> | undefined;
+let chdirLib: ReturnType<typeof openLibc<typeof CHDIR_SYMBOLS>> | undefined;
+
+/** What posix_spawnattr_init, setsigdefault (1..31 and 34..64), setsigmask (empty) and setflags do. */
+function spawnAttr(setsid: boolean): Uint8Array {
+  const attr = new Uint8Array(ATTR_SIZE);
+  const view = new DataView(attr.buffer);
+  view.setInt16(0, SETSIGDEF | SETSIGMASK | (setsid ? SETSID : 0), true);
+  view.setBigUint64(ATTR_SIGDEFAULT, 0xfffffffcfffffffen, true);
+  view.setBigUint64(ATTR_SIGMASK, 0n, true);
+  return attr;
+}
 
 function check(what: string, rc: number): void {
   if (rc !== 0) throw new SyscallError("posix_spawn", what, rc);
@@ -34,9 +49,8 @@ function check(what: string, rc: number): void {
 /** Starts `opts.path` with exactly the fds in `opts.fds`, default signal dispositions and an empty mask. */
 export function spawn(opts: SpawnOptions): number {
   lib ??= openLibc(SYMBOLS);
-  const fa = new Uint8Array(512), attr = new Uint8Array(512);
+  const fa = new Uint8Array(512), attr = spawnAttr(opts.setsid === true);
   check("file_actions_init", lib.posix_spawn_file_actions_init(fa));
-  check("spawnattr_init", lib.posix_spawnattr_init(attr));
   try {
     // Move every source above all sources and targets first, so no dup2 clobbers a later source and
     // each target is a fresh, non-CLOEXEC copy; then close everything else.
@@ -54,16 +68,10 @@ export function spawn(opts: SpawnOptions): number {
       if (!opts.fds.has(fd)) check(`close ${fd}`, lib.posix_spawn_file_actions_addclose(fa, fd));
     }
     check("closefrom", lib.posix_spawn_file_actions_addclosefrom_np(fa, maxChild + 1));
-    if (opts.cwd) check(`chdir ${opts.cwd}`, lib.posix_spawn_file_actions_addchdir_np(fa, cstr(opts.cwd)));
-
-    const sigdef = new Uint8Array(128);
-    new BigUint64Array(sigdef.buffer)[0] = 0xfffffffcfffffffen; // 1..31 and 34..64
-    check("setsigdefault", lib.posix_spawnattr_setsigdefault(attr, sigdef));
-    check("setsigmask", lib.posix_spawnattr_setsigmask(attr, new Uint8Array(128)));
-    check(
-      "setflags",
-      lib.posix_spawnattr_setflags(attr, SETSIGDEF | SETSIGMASK | (opts.setsid ? SETSID : 0)),
-    );
+    if (opts.cwd) {
+      chdirLib ??= openLibc(CHDIR_SYMBOLS);
+      check(`chdir ${opts.cwd}`, chdirLib.posix_spawn_file_actions_addchdir_np(fa, cstr(opts.cwd)));
+    }
 
     const argv = cstrTable(opts.argv), env = cstrTable(opts.env);
     const pid = new Int32Array(1);
@@ -79,6 +87,5 @@ export function spawn(opts: SpawnOptions): number {
     return pid[0];
   } finally {
     lib.posix_spawn_file_actions_destroy(fa);
-    lib.posix_spawnattr_destroy(attr);
   }
 }

@@ -2,13 +2,27 @@
  * The control server's methods (runsc's boot/controller.go containerManager), served over urpc with Go's
  * method and field names.
  */
-import type { Kernel } from "../../ffi/mod.ts";
+import { Errno, F, isErrno, type Kernel } from "../../ffi/mod.ts";
 
 import type { Process } from "../specutils/spec.ts";
 import { goField, isObject } from "../urpc/wire.ts";
-import type { Handler } from "../urpc/server.ts";
+import { FilePayload, type Handler } from "../urpc/server.ts";
 import type { Loader } from "./loader.ts";
+import type { InitSpawn } from "./spawn_init.ts";
 import { containerPids, processRows, usageStats } from "./procs.ts";
+import { readStats } from "../cgroups/stats.ts";
+import { setFrozen } from "../cgroups/freezer.ts";
+import { cgroupPids } from "../cgroups/manager.ts";
+
+/**
+ * The reply of containerManager.PrepareExec: how to spawn the exec'd init (spawnInit's config, pid
+ * namespace and global flags); the container's cgroup directory fds come with it, in order.
+ */
+export interface ExecPlan {
+  Config: InitSpawn["config"];
+  PidNS: InitSpawn["pidns"];
+  GlobalFlags: string[];
+}
 
 /** Signal delivery modes of containerManager.Signal. */
 export const SignalMode = { Process: 0, All: 1, ForegroundGroup: 2 } as const;
@@ -34,7 +48,11 @@ export class Controller {
   }
 
   #pids(): number[] {
-    return this.#l.exitStatus === null ? containerPids(this.#l.pid, this.#l.ownPidNs) : [];
+    if (this.#l.exitStatus !== null) return [];
+    // The container's cgroups hold every process it started, daemonized ones included.
+    const cgroups = this.#l.cgroups;
+    const members = cgroups ? cgroupPids(cgroups) : [];
+    return members.length ? members : containerPids(this.#l.pid, this.#l.ownPidNs);
   }
 
   /** The urpc method table. */
@@ -69,14 +87,26 @@ export class Controller {
         const rows = processRows(this.#pids());
         return rows.length ? rows : null;
       },
-      "containerManager.Event": () => ({
-        event: {
-          type: "stats",
-          id: this.#l.id,
-          data: this.#l.exitStatus === null ? usageStats(this.#l.pid) : {},
-        },
-        containerUsage: {},
-      }),
+      "containerManager.Event": () => {
+        const cgroups = this.#l.cgroups;
+        const data = this.#l.exitStatus !== null
+          ? {}
+          : cgroups
+          ? readStats(cgroups)
+          : usageStats(this.#l.pid);
+        return { event: { type: "stats", id: this.#l.id, data }, containerUsage: {} };
+      },
+      // The cgroup freezer, through the cgroup fds boot was given (see src/cgroups/freezer.ts).
+      "containerManager.Pause": (cid) => {
+        this.#checkCid(cid);
+        this.#freeze(true);
+        return {};
+      },
+      "containerManager.Resume": (cid) => {
+        this.#checkCid(cid);
+        this.#freeze(false);
+        return {};
+      },
       "containerManager.State": (cid) => {
         this.#checkCid(cid);
         return { pid: this.#l.pid, status: this.#l.status, exitStatus: this.#l.exitStatus };
@@ -91,7 +121,30 @@ export class Controller {
           for (const fd of files) this.#k.close(fd);
         }
       },
+      // runts extension for `exec --detach`: the caller spawns the exec'd init itself, from exactly what
+      // ExecuteAsync would use (docs/architecture.md, "exec"). The container's cgroup fds come as files.
+      "containerManager.PrepareExec": (arg) => {
+        if (!isObject(arg)) throw new Error("PrepareExec: expected ExecArgs");
+        this.#checkCid(goField(arg, "ContainerID"));
+        const spawn = this.#l.execSpawn(execProcess(arg), [0, 1, 2], true);
+        const fds: number[] = [];
+        try {
+          for (const fd of spawn.cgroupFds ?? []) fds.push(this.#k.fcntl(fd, F.DUPFD_CLOEXEC, 3));
+        } catch (e) {
+          for (const fd of fds) this.#k.close(fd);
+          throw e;
+        }
+        const plan: ExecPlan = { Config: spawn.config, PidNS: spawn.pidns, GlobalFlags: spawn.globalFlags };
+        return new FilePayload(plan, fds);
+      },
     };
+  }
+
+  #freeze(frozen: boolean): void {
+    if (this.#l.exitStatus !== null) throw new Error("container not running");
+    const cgroups = this.#l.cgroups;
+    if (!cgroups) throw new Error("cannot pause: boot was given no cgroups (--cgroup-fd)");
+    setFrozen(cgroups, frozen);
   }
 
   #signal(signo: number, pid: number, mode: number): void {
@@ -108,7 +161,9 @@ export class Controller {
         for (const p of this.#pids()) {
           try {
             this.#k.kill(p, signo);
-          } catch { /* it exited meanwhile */ }
+          } catch (e) {
+            if (!isErrno(e, Errno.ESRCH)) throw e; // ESRCH: it exited meanwhile
+          }
         }
         return;
       case SignalMode.ForegroundGroup: {

@@ -3,15 +3,26 @@
  * its start byte) and starts the control server; WaitForStartSignal, Run, WaitExit and Destroy follow.
  * The app is boot's child but boot never reaps it (waitid WNOWAIT), so an engine's subreaper can.
  */
-import { CLD, EPOLL, type Kernel, P, SIGNALS, W } from "../../ffi/mod.ts";
+import { CLD, EPOLL, Errno, isErrno, type Kernel, P, SIGNALS, W } from "../../ffi/mod.ts";
 import type { Config } from "../config/config.ts";
 import type { Mount, Process, Spec } from "../specutils/spec.ts";
 import { log } from "../log/log.ts";
 import { EventLoop } from "../urpc/eventloop.ts";
 import { type Handler, UrpcServer } from "../urpc/server.ts";
 import { READY } from "../init/config.ts";
-import { type PidNamespace, readLine, spawnInit, type StartedInit } from "./spawn_init.ts";
+import { applyFinalAffinity } from "../init/scheduling.ts";
+import {
+  type InitSpawn,
+  type PidNamespace,
+  readLine,
+  spawnInit,
+  type StartedInit,
+  startExecInit,
+} from "./spawn_init.ts";
 import { Controller } from "./controller.ts";
+import { testPause } from "./test_pause.ts";
+import { exiting } from "./procs.ts";
+import { type CgroupView, viewFromFds } from "../cgroups/view.ts";
 
 /** What boot hands the loader (runsc's boot.Args, plus the native extras). */
 export interface LoaderArgs {
@@ -29,6 +40,8 @@ export interface LoaderArgs {
   pidns: boolean;
   attached: boolean;
   noPivot: boolean;
+  /** Directory fds of the container's cgroups (--cgroup-fd); init and exec'd processes join them. */
+  cgroupFds?: number[];
 }
 
 /** The container's life as boot sees it. */
@@ -81,6 +94,10 @@ export class Loader {
   readonly #execs = new Map<number, Execed>();
   readonly #listeners: Array<[Deno.Signal, () => void]> = [];
   #pidfd = -1;
+  #cgroups: CgroupView | undefined;
+  #exitStatusFd = -1;
+  /** Exec'd processes not reaped yet. */
+  readonly #unreaped = new Set<number>();
   #loopDone: Promise<void> = Promise.resolve();
 
   private constructor(k: Kernel, args: LoaderArgs, init: StartedInit, server: UrpcServer, loop: EventLoop) {
@@ -127,6 +144,7 @@ export class Loader {
       rootFd,
       bindFds,
       pidns,
+      cgroupFds: args.cgroupFds,
       globalFlags: args.conf.toFlags(),
     }, initEnv());
     const line = readLine(k, init.readyFd);
@@ -134,7 +152,9 @@ export class Loader {
       try {
         k.kill(init.pid, SIGNALS.KILL);
         k.waitid(P.PID, init.pid, W.EXITED);
-      } catch { /* already gone */ }
+      } catch (e) {
+        if (!isErrno(e, Errno.ESRCH) && !isErrno(e, Errno.ECHILD)) throw e;
+      }
       k.close(init.readyFd);
       k.close(init.startFd);
       throw new Error(
@@ -162,20 +182,64 @@ export class Loader {
     return this.init.pid;
   }
 
+  /** The container's cgroups, through the fds boot was given; null without any. */
+  get cgroups(): CgroupView | null {
+    const fds = this.#args.cgroupFds ?? [];
+    if (!fds.length) return null;
+    this.#cgroups ??= viewFromFds(this.#k, fds);
+    return this.#cgroups;
+  }
+
   /** Resolves when StartRoot arrives, or when the container dies before it does. */
   async waitForStartSignal(): Promise<void> {
     await Promise.race([this.#startSignal, this.#exited]);
   }
 
+  /**
+   * Records every exit boot observes in `fd`, one line `<host pid> <wait status>` per process (the app
+   * and each exec'd one), before any waiter is answered or the listener closes: a caller that finds boot
+   * gone, or refusing connections, can still read the status. Owns `fd`.
+   */
+  recordExitTo(fd: number): void {
+    this.#exitStatusFd = fd;
+  }
+
+  /**
+   * Watches `fd`, boot's end of a start-sync socket, for the creator's confirmation byte. EOF first means
+   * the creator died or gave up before the container was recorded as created: the container is killed,
+   * and boot exits as it does for any app exit.
+   */
+  awaitConfirmation(fd: number): void {
+    this.loop.add(fd, EPOLL.IN, () => {
+      let n = 0;
+      try {
+        n = this.#k.read(fd, new Uint8Array(1));
+      } catch (e) {
+        log.debug(`reading the creator's confirmation: ${(e as Error).message}`);
+      }
+      this.loop.remove(fd);
+      this.#k.close(fd);
+      if (n === 1 || this.exitStatus !== null) return;
+      log.warning(`container ${this.id}: its creator went away before confirming it; destroying it`);
+      try {
+        this.#k.kill(this.pid, SIGNALS.KILL);
+      } catch (e) {
+        if (!isErrno(e, Errno.ESRCH)) throw e;
+      }
+    });
+  }
+
   /** Starts the app: one byte to init, then EOF on the ready pipe means the execve succeeded. */
   run(): void {
     if (this.status !== "created") throw new Error(`container is ${this.status}, not created`);
+    testPause("boot-before-start");
     this.#k.write(this.init.startFd, new Uint8Array(1));
     this.#k.close(this.init.startFd);
     const line = readLine(this.#k, this.init.readyFd);
     this.#k.close(this.init.readyFd);
     if (line !== null) throw new Error(`starting container: ${line.replace(/^error: /, "")}`);
     this.status = "running";
+    applyFinalAffinity(this.#k, this.pid, this.#args.spec.process!);
   }
 
   /** StartRoot: run once, and let boot's main flow go on. */
@@ -189,14 +253,20 @@ export class Loader {
     return this.#exited;
   }
 
-  /** Starts an exec'd process in the running container; returns its host pid. */
-  execute(process: Process, stdio: [number, number, number]): number {
+  /**
+   * How an exec'd process joins this container: the init configuration and fds for spawnInit. boot spawns
+   * it for ExecuteAsync; for `exec --detach` the wrapper gets it through PrepareExec and spawns it itself,
+   * so that the process descends from the engine's exec supervisor (docs/architecture.md, "exec").
+   */
+  execSpawn(process: Process, stdio: [number, number, number], detached = false): InitSpawn {
     if (this.status !== "running") throw new Error(`cannot exec in a ${this.status} container`);
     const join = ["ipc", "uts", "network", "cgroup", "mount"].map((type) => ({
       type,
       path: `/proc/${this.pid}/ns/${type === "network" ? "net" : type === "mount" ? "mnt" : type}`,
     }));
-    const started = spawnInit(this.#k, {
+    const ownPidNs = this.ownPidNs ||
+      this.#args.spec.linux?.namespaces?.some((n) => n.type === "pid") === true;
+    return {
       config: {
         mode: "exec",
         id: this.#args.id,
@@ -209,32 +279,32 @@ export class Loader {
         cpuNum: this.#args.numCpu,
         attached: false,
         preserveFds: 0,
+        detached,
       },
       stdio,
       preserved: [],
       rootFd: null,
       bindFds: {},
-      pidns: this.ownPidNs ? { kind: "join", path: `/proc/${this.pid}/ns/pid` } : { kind: "inherit" },
+      pidns: ownPidNs ? { kind: "join", path: `/proc/${this.pid}/ns/pid` } : { kind: "inherit" },
+      cgroupFds: this.#args.cgroupFds,
       globalFlags: this.#args.conf.toFlags(),
-    }, initEnv());
-    const status = this.#reap(started.pid);
+    };
+  }
+
+  /** Starts an exec'd process in the running container as boot's child (ExecuteAsync); its host pid. */
+  execute(process: Process, stdio: [number, number, number]): number {
     try {
-      const ready = readLine(this.#k, started.readyFd);
-      if (ready !== READY) throw new Error(`exec: ${ready?.replace(/^error: /, "") ?? "init exited"}`);
-      this.#k.write(started.startFd, new Uint8Array(1));
-      const line = readLine(this.#k, started.readyFd);
-      if (line !== null) throw new Error(`exec: ${line.replace(/^error: /, "")}`);
+      const started = spawnInit(this.#k, this.execSpawn(process, stdio), initEnv());
+      const status = this.#reap(started.pid);
+      startExecInit(this.#k, started);
+      this.#execs.set(started.pid, { pid: started.pid, status });
+      return started.pid;
     } catch (e) {
-      try {
-        this.#k.kill(started.pid, SIGNALS.KILL);
-      } catch { /* gone */ }
+      // Racing the container's end, the spawn fails oddly (ENOMEM: a dying pid namespace takes no new
+      // process; or init is killed with it): say what happened instead.
+      if (this.exitStatus !== null || exiting(this.pid)) throw new Error("container not running");
       throw e;
-    } finally {
-      this.#k.close(started.readyFd);
-      this.#k.close(started.startFd);
     }
-    this.#execs.set(started.pid, { pid: started.pid, status });
-    return started.pid;
   }
 
   /** The wait status of the app or of an exec'd process. */
@@ -252,13 +322,26 @@ export class Loader {
     if (this.exitStatus === null) {
       try {
         this.#k.kill(this.pid, SIGNALS.KILL);
-      } catch { /* gone */ }
+      } catch (e) {
+        if (!isErrno(e, Errno.ESRCH)) throw e;
+      }
+    }
+    // Exec'd processes would die with boot anyway (parent-death signal); killed now, they are reaped and
+    // their waiters answered while the server drains.
+    for (const pid of this.#unreaped) {
+      try {
+        this.#k.kill(pid, SIGNALS.KILL);
+      } catch (e) {
+        if (!isErrno(e, Errno.ESRCH)) throw e;
+      }
     }
     await this.#server.stop(graceMs);
     this.loop.stop();
     await this.#loopDone;
     if (this.#pidfd >= 0) this.#k.close(this.#pidfd);
     this.#pidfd = -1;
+    if (this.#exitStatusFd >= 0) this.#k.close(this.#exitStatusFd);
+    this.#exitStatusFd = -1;
   }
 
   #forwardSignals(): void {
@@ -289,6 +372,7 @@ export class Loader {
         this.loop.remove(this.#pidfd);
         this.exitStatus = waitStatus(info.code, info.status);
         this.status = "stopped";
+        this.#recordExit(this.init.pid, this.exitStatus);
         this.#started(); // a container killed before start must not leave boot waiting
         resolve(this.exitStatus);
       };
@@ -296,8 +380,19 @@ export class Loader {
     });
   }
 
+  #recordExit(pid: number, ws: number): void {
+    if (this.#exitStatusFd < 0) return;
+    try {
+      const bytes = new TextEncoder().encode(`${pid} ${ws}\n`);
+      if (this.#k.write(this.#exitStatusFd, bytes) !== bytes.length) throw new Error("short write");
+    } catch (e) {
+      log.warning(`recording the exit status of ${pid}: ${(e as Error).message}`);
+    }
+  }
+
   /** Reaps an exec'd process (boot's own child) through a pidfd. */
   #reap(pid: number): Promise<number> {
+    this.#unreaped.add(pid);
     return new Promise((resolve) => {
       const fd = this.#k.pidfdOpen(pid);
       this.loop.add(fd, EPOLL.IN, () => {
@@ -305,7 +400,10 @@ export class Loader {
         if (!info) return;
         this.loop.remove(fd);
         this.#k.close(fd);
-        resolve(waitStatus(info.code, info.status));
+        this.#unreaped.delete(pid);
+        const ws = waitStatus(info.code, info.status);
+        this.#recordExit(pid, ws);
+        resolve(ws);
       });
     });
   }

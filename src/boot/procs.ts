@@ -138,3 +138,17 @@ export function usageStats(pid: number): Record<string, unknown> {
     pids: { current: pids ?? 0 },
   };
 }
+
+/** PF_EXITING in the flags field of /proc/PID/stat: the task is inside exit(). */
+const PF_EXITING = 0x4;
+
+/**
+ * True when process `pid` has exited or is exiting (a zombie, or inside exit(): for the init of a pid
+ * namespace that is already the moment the namespace stops accepting new processes).
+ */
+export function exiting(pid: number): boolean {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (stat === null) return true;
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return rest[0] === "Z" || rest[0] === "X" || (Number(rest[6]) & PF_EXITING) !== 0;
+}

@@ -3,8 +3,8 @@
  * fixed numbers, and a new (or joined) pid namespace is entered only for the moment of the spawn, because a
  * Deno process whose main thread sits in a fresh pid namespace cannot create threads.
  */
-import { CLONE, type Kernel, O } from "../../ffi/mod.ts";
-import type { InitConfig } from "../init/config.ts";
+import { CLONE, Errno, isErrno, type Kernel, MOUNT_ATTR, O, SIGNALS } from "../../ffi/mod.ts";
+import { type InitConfig, READY } from "../init/config.ts";
 import { self, selfArgv } from "../specutils/exe.ts";
 
 /** Where init's pid namespace comes from. */
@@ -12,7 +12,7 @@ export type PidNamespace = { kind: "inherit" } | { kind: "new" } | { kind: "join
 
 /** Everything boot needs to start one init. */
 export interface InitSpawn {
-  config: Omit<InitConfig, "readyFd" | "startFd" | "rootFd" | "bindFds">;
+  config: Omit<InitConfig, "readyFd" | "startFd" | "rootFd" | "bindFds" | "cgroupFds">;
   /** The container's stdin, stdout, stderr as boot's fds. */
   stdio: [number, number, number];
   /** boot fds that become the app's fds 3, 4, … */
@@ -22,6 +22,8 @@ export interface InitSpawn {
   /** mount index → boot fd of its source. */
   bindFds: Record<string, number>;
   pidns: PidNamespace;
+  /** boot fds of the container's cgroup directories, for init to join (none: boot's own cgroups). */
+  cgroupFds?: readonly number[];
   /** Global flags to repeat for init. */
   globalFlags: string[];
 }
@@ -59,6 +61,27 @@ function withPidNamespace<T>(k: Kernel, ns: PidNamespace, fn: () => T): T {
   }
 }
 
+let roExe: number | null | undefined;
+
+/**
+ * A detached, read-only mount of the runts executable, through which init is started: a container whose
+ * process is `#!/proc/self/exe` then holds a file it cannot open for writing (EROFS), so it cannot replace
+ * the host's binary (the CVE-2019-5736 class). Compiled binaries read their own file at start-up through
+ * /proc/self/exe, which would not resolve on a detached mount, so they keep the path (documented).
+ */
+function readOnlyExe(k: Kernel): number | null {
+  if (roExe !== undefined) return roExe;
+  if (Deno.build.standalone) return roExe = null;
+  const fd = k.open(self().path, O.PATH | O.CLOEXEC);
+  try {
+    roExe = k.cloneMount(fd, false);
+    k.mountSetattr(roExe, false, MOUNT_ATTR.RDONLY, 0);
+  } finally {
+    k.close(fd);
+  }
+  return roExe;
+}
+
 /** Spawns `runts init` with its configuration and fds. */
 export function spawnInit(k: Kernel, s: InitSpawn, env: readonly string[]): StartedInit {
   const [readyR, readyW] = k.pipe2(O.CLOEXEC);
@@ -79,8 +102,13 @@ export function spawnInit(k: Kernel, s: InitSpawn, env: readonly string[]): Star
     bindChild[index] = next;
     fds.set(next++, fd);
   }
+  const cgroupChild = (s.cgroupFds ?? []).map((fd) => {
+    fds.set(next, fd);
+    return next++;
+  });
   const config: InitConfig = {
     ...s.config,
+    cgroupFds: cgroupChild,
     readyFd: layout.ready,
     startFd: layout.start,
     rootFd: rootChild,
@@ -91,7 +119,13 @@ export function spawnInit(k: Kernel, s: InitSpawn, env: readonly string[]): Star
     const bytes = new TextEncoder().encode(JSON.stringify(config));
     for (let off = 0; off < bytes.length;) off += k.write(memfd, bytes.subarray(off));
     const argv = selfArgv([...s.globalFlags, "init", `--config-fd=${layout.config}`]);
-    const pid = withPidNamespace(k, s.pidns, () => k.spawn({ path: self().path, argv, env, fds }));
+    const exe = readOnlyExe(k);
+    let path = self().path;
+    if (exe !== null) {
+      fds.set(next, exe);
+      path = `/proc/self/fd/${next++}`;
+    }
+    const pid = withPidNamespace(k, s.pidns, () => k.spawn({ path, argv, env, fds }));
     return { pid, readyFd: readyR, startFd: startW };
   } catch (e) {
     k.close(readyR);
@@ -115,5 +149,30 @@ export function readLine(k: Kernel, fd: number): string | null {
     if (k.read(fd, one) === 0) return bytes.length ? new TextDecoder().decode(new Uint8Array(bytes)) : null;
     if (one[0] === 10) return new TextDecoder().decode(new Uint8Array(bytes));
     bytes.push(one[0]);
+  }
+}
+
+/**
+ * Runs the ready/start handshake of an exec'd init (boot's for ExecuteAsync, the wrapper's for
+ * `exec --detach`): waits for "ready", sends the start byte, and waits for EOF (the execve succeeded).
+ * Closes both pipes. On failure init is killed (its spawner reaps it) and the error names init's report.
+ */
+export function startExecInit(k: Kernel, started: StartedInit): void {
+  try {
+    const ready = readLine(k, started.readyFd);
+    if (ready !== READY) throw new Error(`exec: ${ready?.replace(/^error: /, "") ?? "init exited"}`);
+    k.write(started.startFd, new Uint8Array(1));
+    const line = readLine(k, started.readyFd);
+    if (line !== null) throw new Error(`exec: ${line.replace(/^error: /, "")}`);
+  } catch (e) {
+    try {
+      k.kill(started.pid, SIGNALS.KILL);
+    } catch (e) {
+      if (!isErrno(e, Errno.ESRCH)) throw e;
+    }
+    throw e;
+  } finally {
+    k.close(started.readyFd);
+    k.close(started.startFd);
   }
 }

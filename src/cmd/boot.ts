@@ -17,6 +17,12 @@ import { self } from "../specutils/exe.ts";
 import { setUpChroot } from "./chroot.ts";
 import { callSelfAsNobody, prepareArgs, setCapsAndCallSelf } from "./capability.ts";
 import { Loader } from "../boot/loader.ts";
+import { testPause } from "../boot/test_pause.ts";
+import { createOwnedCgroups, type OwnedCgroups, removeOwnedCgroups } from "../cgroups/boot_owned.ts";
+import { oomKills } from "../cgroups/stats.ts";
+
+const S_IFMT = 0o170000;
+const S_IFSOCK = 0o140000;
 
 class Boot implements Command {
   readonly name = "boot";
@@ -41,6 +47,10 @@ class Boot implements Command {
   private attached!: Ref<boolean>;
   private noPivot!: Ref<boolean>;
   private preserveFds!: Ref<number[]>;
+  private exitStatusFd!: Ref<number>;
+  private cgroupFds!: Ref<number[]>;
+  private cgroupParentFds!: Ref<number[]>;
+  #removeOwnedCgroups: (() => void) | undefined;
 
   setFlags(f: FlagSet): void {
     this.bundleDir = f.string("bundle", "", "required path to the root of the bundle directory");
@@ -78,6 +88,21 @@ class Boot implements Command {
     );
     this.noPivot = f.bool("no-pivot", false, "use chroot instead of pivot_root for the container (runts)");
     this.preserveFds = f.intList("preserve-fd", "an fd passed to the app as fd 3, 4, ... in order (runts)");
+    this.cgroupFds = f.intList(
+      "cgroup-fd",
+      "an open directory of one of the container's cgroups, one per hierarchy: init joins each before it " +
+        "does anything else, Pause/Resume and Event use them; the wrapper's limits apply (runts)",
+    );
+    this.cgroupParentFds = f.intList(
+      "cgroup-parent-fd",
+      "internal: the parent of each of boot's own cgroups (--total-memory or --cpu-num without --cgroup-fd), " +
+        "where they are removed when the container is gone (runts)",
+    );
+    this.exitStatusFd = f.int(
+      "exit-status-fd",
+      -1,
+      "file that receives the app's wait status when it exits, before the controller stops (runts)",
+    );
   }
 
   /**
@@ -137,12 +162,15 @@ class Boot implements Command {
       }
     };
 
+    // Without cgroups from a wrapper, --total-memory and --cpu-num get a cgroup of boot's own.
+    const cgroupArgs = this.ownCgroups(k, f.arg(0));
+
     if (this.setUpRoot.value) {
       let extra: string[] = [];
       let appCaps = {};
       try {
         appCaps = readSpec(this.bundleDir.value, this.specFd.value).process?.capabilities ?? {};
-        extra = this.detachSources(k);
+        extra = [...this.detachSources(k), ...cgroupArgs];
         setUpChroot(k, logDirs(conf.debugLog, conf.log));
       } catch (e) {
         fatalf(`error setting up chroot: ${(e as Error).message}`);
@@ -161,7 +189,8 @@ class Boot implements Command {
       this.mountsFd.value = Number(extra.find((a) => a.startsWith("--mounts-fd="))!.split("=")[1]);
     }
 
-    const spec = readSpec(this.bundleDir.value, this.specFd.value);
+    const specWarnings: string[] = [];
+    const spec = readSpec(this.bundleDir.value, this.specFd.value, specWarnings);
     logSpec(spec, log, debugEnabled());
 
     if (this.applyCaps.value) {
@@ -171,7 +200,7 @@ class Boot implements Command {
           caps[set] = [...caps[set] ?? [], "CAP_SYS_PTRACE"];
         }
       }
-      const args = prepareArgs(self().args, attached, "setup-root", "apply-caps");
+      const args = withExtra(prepareArgs(self().args, attached, "setup-root", "apply-caps"), cgroupArgs);
       try {
         setCapsAndCallSelf(k, args, caps);
       } catch (e) {
@@ -210,6 +239,7 @@ class Boot implements Command {
         pidns: this.pidns.value,
         attached,
         noPivot: this.noPivot.value,
+        cgroupFds: this.cgroupFds.value,
       });
     } catch (e) {
       fatalf(`creating loader: ${(e as Error).message}`);
@@ -217,23 +247,71 @@ class Boot implements Command {
     for (const fd of [...this.ioFds.value, ...stdio, ...this.preserveFds.value]) {
       if (fd > 2) k.close(fd);
     }
+    if (this.exitStatusFd.value !== -1) l.recordExitTo(this.exitStatusFd.value);
     // Fatalf skips cleanup: from here the loader is destroyed explicitly before any fatal exit.
+    testPause("boot-before-sync");
     try {
-      if (k.write(this.startSyncFd.value, new Uint8Array(1)) !== 1) throw new Error("short write");
-      k.close(this.startSyncFd.value);
+      const sync = this.startSyncFd.value;
+      if (k.write(sync, new Uint8Array(1)) !== 1) throw new Error("short write");
+      // A socket (runts' wrapper) stays open until the wrapper confirms the container; a pipe is done.
+      if ((k.fstatMode(sync) & S_IFMT) === S_IFSOCK) l.awaitConfirmation(sync);
+      else k.close(sync);
     } catch (e) {
       await l.destroy(0);
       fatalf(`unable to write into the start-sync descriptor: ${(e as Error).message}`);
     }
+    for (const w of specWarnings) userEvent(`ignored: ${w}`);
     userEvent(`container ${l.id} created, pid ${l.pid}`);
     await l.waitForStartSignal();
     if (l.status === "running") userEvent(`container ${l.id} started`);
     const ws = await l.waitExit();
     log.info(`application exiting with ${ws}`);
     userEvent(`container ${l.id} exited with wait status ${ws}`);
+    const ooms = l.cgroups ? oomKills(l.cgroups) : null;
+    if (ooms) userEvent(`container ${l.id}: the OOM killer struck ${ooms} time(s) in its memory cgroup`);
     ctx.waitStatus = ws;
     await l.destroy();
+    this.#removeOwnedCgroups?.();
     return ExitStatus.Success;
+  }
+
+  /**
+   * boot's own cgroup (src/cgroups/boot_owned.ts) when --total-memory or --cpu-num come without
+   * --cgroup-fd: made now, before any chroot. Returns the flags that carry it across boot's re-execs,
+   * and arms its removal for whenever this process exits.
+   */
+  private ownCgroups(k: typeof linux, id: string): string[] {
+    let args: string[] = [];
+    if (!this.cgroupFds.value.length && (this.totalMem.value > 0n || this.cpuNum.value > 0)) {
+      let owned: OwnedCgroups | null = null;
+      try {
+        owned = createOwnedCgroups(k, id, this.totalMem.value, this.cpuNum.value, (m) => log.warning(m));
+      } catch (e) {
+        fatalf(`creating a cgroup for --total-memory/--cpu-num: ${(e as Error).message}`);
+      }
+      if (!owned) return [];
+      this.cgroupFds.value = owned.dirFds;
+      this.cgroupParentFds.value = owned.parentFds;
+      args = [
+        ...owned.dirFds.map((fd) => `--cgroup-fd=${fd}`),
+        ...owned.parentFds.map((fd) => `--cgroup-parent-fd=${fd}`),
+      ];
+    }
+    if (this.cgroupParentFds.value.length) {
+      const owned = { dirFds: this.cgroupFds.value, parentFds: this.cgroupParentFds.value };
+      let done = false;
+      this.#removeOwnedCgroups = () => {
+        if (done) return;
+        done = true;
+        try {
+          removeOwnedCgroups(k, id, owned);
+        } catch (e) {
+          log.warning((e as Error).message);
+        }
+      };
+      globalThis.addEventListener("unload", this.#removeOwnedCgroups);
+    }
+    return args;
   }
 }
 
@@ -245,9 +323,12 @@ function lookupPlatform(name: string) {
   }
 }
 
-function readSpec(bundle: string, fd: number): Spec {
+function readSpec(bundle: string, fd: number, warnings: string[] = []): Spec {
   try {
-    return readSpecFromFile(linux, bundle, fd, (w) => log.warning(w));
+    return readSpecFromFile(linux, bundle, fd, (w) => {
+      log.warning(w);
+      warnings.push(w);
+    });
   } catch (e) {
     fatalf(`reading spec: ${(e as Error).message}`);
   }

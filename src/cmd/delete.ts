@@ -1,7 +1,7 @@
 /** `delete ID...`: removes containers (their boot, hooks' poststop, state); --force kills running ones. */
 import type { FlagSet, Ref } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
-import { linux } from "../../ffi/mod.ts";
+import { Errno, isErrno, linux } from "../../ffi/mod.ts";
 import { ContainerError } from "../container/errors.ts";
 import { StateDir } from "../container/state_file.ts";
 import { stateRoot } from "../container/container.ts";
@@ -35,7 +35,20 @@ class Delete implements Command {
           // A create that died before writing its state may have left the directory.
           validateID(id);
           const dir = new StateDir(stateRoot(ctx.conf), id);
-          if (!FileLock.isHeld(linux, dir.lockPath)) dir.remove();
+          // Only when no create holds the lock: removed under the lock, so a create cannot start on it.
+          let lock: FileLock | null = null;
+          try {
+            lock = FileLock.acquire(linux, dir.lockPath, true, false);
+          } catch (e) {
+            if (!isErrno(e, Errno.ENOENT)) throw e; // no directory: nothing to remove
+          }
+          if (lock) {
+            try {
+              dir.remove();
+            } finally {
+              lock.release();
+            }
+          }
           log.warning(`couldn't find container ${JSON.stringify(id)} to delete`);
           continue;
         }

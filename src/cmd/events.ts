@@ -5,6 +5,7 @@ import { linux } from "../../ffi/mod.ts";
 import { writeStdout } from "./cmd.ts";
 import { fail, failWith, loadContainer } from "./oci.ts";
 import type { Container } from "../container/container.ts";
+import { encodeJson } from "../urpc/wire.ts";
 
 /** Parses an interval: seconds ("5") or a Go duration of one unit ("5s", "500ms", "1m"); milliseconds. */
 export function parseInterval(s: string): number {
@@ -24,6 +25,12 @@ export function statsEvent(c: Container): unknown {
     return { ...(inner as Record<string, unknown>), type: "stats", id: c.id };
   }
   return { type: "stats", id: c.id, data: r ?? {} };
+}
+
+/** The OOM-kill count a stats event carries (data.memory.oom_kill), or null. */
+function oomKills(event: unknown): number | null {
+  const n = (event as { data?: { memory?: { oom_kill?: unknown } } })?.data?.memory?.oom_kill;
+  return typeof n === "number" || typeof n === "bigint" ? Number(n) : null;
 }
 
 class Events implements Command {
@@ -48,11 +55,19 @@ class Events implements Command {
     }
     try {
       const c = loadContainer(linux, ctx, f.arg(0));
+      let ooms: number | null = null;
       for (;;) {
         if (c.liveState().status === "stopped") {
           return this.stats.value ? fail(ctx, "container not running") : ExitStatus.Success;
         }
-        writeStdout(JSON.stringify(statsEvent(c)) + "\n");
+        const event = statsEvent(c);
+        // runc also streams an "oom" event when the memory cgroup's OOM killer struck since last time.
+        const now = oomKills(event);
+        if (!this.stats.value && ooms !== null && now !== null && now > ooms) {
+          writeStdout(encodeJson({ type: "oom", id: c.id }) + "\n");
+        }
+        ooms = now;
+        writeStdout(encodeJson(event) + "\n");
         if (this.stats.value) return ExitStatus.Success;
         await new Promise((r) => setTimeout(r, intervalMs));
       }

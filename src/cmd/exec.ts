@@ -10,7 +10,15 @@ import { absOf } from "../specutils/path.ts";
 import { writeFileAtomic } from "../container/atomic.ts";
 import { ContainerError } from "../container/errors.ts";
 import { PendingCall } from "../sandbox/pending_call.ts";
-import { openPty, sendConsole, sendFd } from "../sandbox/pty.ts";
+import { RemoteError } from "../urpc/client.ts";
+import {
+  closeConsoleChannel,
+  type ConsoleChannel,
+  openConsoleChannel,
+  receiveConsole,
+  sendConsole,
+  sendFd,
+} from "../sandbox/pty.ts";
 import { waitRelaying } from "../sandbox/relay.ts";
 import { SignalMode } from "../sandbox/control.ts";
 import { log } from "../log/log.ts";
@@ -186,19 +194,20 @@ class Exec implements Command {
     let pending: PendingCall | undefined;
     try {
       let stdio: [number, number, number] = [0, 1, 2];
-      let slave = -1;
+      let channel: ConsoleChannel | undefined;
       if (terminal) {
-        const pty = openPty(k);
-        master = pty.master;
-        slave = pty.slave;
-        stdio = [slave, slave, slave];
+        // init makes the pty inside the container and sends the master back (src/init/console.ts).
+        channel = openConsoleChannel(k);
+        stdio = [channel.inner, channel.inner, channel.inner];
       }
       let pid: number;
       try {
         pid = c.execute(process, stdio, detach);
-      } finally {
-        if (slave >= 0) k.close(slave);
+      } catch (e) {
+        if (channel) closeConsoleChannel(k, channel);
+        throw e;
       }
+      if (channel) master = receiveConsole(k, channel);
       if (master !== undefined && consoleSocket) {
         sendConsole(k, consoleSocket, master);
         k.close(master);
@@ -214,19 +223,32 @@ class Exec implements Command {
         }
       }
       if (detach) return ExitStatus.Success;
-      pending = PendingCall.send(k, c.rec.controlAddress, "containerManager.WaitPID", { PID: pid, CID: id });
-      await waitRelaying(k, {
-        readyFd: pending.fd,
-        ttyMaster: master,
-        forward: (signo) => {
-          try {
-            c.control().signal(id, signo, SignalMode.Process, pid);
-          } catch (e) {
-            log.debug(`forwarding signal ${signo}: ${(e as Error).message}`);
-          }
-        },
-      });
-      ctx.waitStatus = Number(pending.finish<number>());
+      try {
+        pending = PendingCall.send(k, c.rec.controlAddress, "containerManager.WaitPID", {
+          PID: pid,
+          CID: id,
+        });
+        await waitRelaying(k, {
+          readyFd: pending.fd,
+          ttyMaster: master,
+          forward: (signo) => {
+            try {
+              c.control().signal(id, signo, SignalMode.Process, pid);
+            } catch (e) {
+              log.debug(`forwarding signal ${signo}: ${(e as Error).message}`);
+            }
+          },
+        });
+        ctx.waitStatus = Number(pending.finish<number>());
+      } catch (e) {
+        // boot stopped serving (the container ended) before answering: it recorded the status first.
+        if (e instanceof RemoteError) throw e;
+        pending?.close();
+        pending = undefined;
+        const ws = c.recordedExecStatus(pid);
+        if (ws === null) throw e;
+        ctx.waitStatus = ws;
+      }
     } catch (e) {
       pending?.close();
       return failWith(ctx, e);

@@ -1,13 +1,15 @@
 /**
  * `features`: the runtime-spec features document (features.md), claiming only what runts implements:
  * all hook stages, the mount options validation accepts, the namespaces init can create or join, the
- * capability names it knows; no cgroup management, seccomp, AppArmor, SELinux or idmapped mounts yet.
+ * capability names it knows, cgroups (docs/cgroups.md), seccomp where libseccomp is installed
+ * (docs/security.md); no AppArmor, SELinux or idmapped mounts yet.
  */
 import type { FlagSet } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { CAPABILITIES } from "../specutils/capabilities.ts";
 import { isBindMountOption } from "../specutils/mount_options.ts";
 import { VERSION, writeStdout } from "./cmd.ts";
+import { seccompFeatures } from "../seccomp/features.ts";
 
 // mount(8) option names runc's features lists; only those validation accepts are claimed.
 const CANDIDATE_MOUNT_OPTIONS = [
@@ -68,8 +70,9 @@ export function features(): Record<string, unknown> {
     linux: {
       namespaces: NAMESPACES,
       capabilities: [...CAPABILITIES],
-      cgroup: { v1: false, v2: false, systemd: false, systemdUser: false, rdma: false },
-      seccomp: { enabled: false },
+      // cgroupfs on v1, v2 and hybrid layouts (docs/cgroups.md); no systemd (D-Bus) driver.
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
+      seccomp: seccompFeatures(),
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },

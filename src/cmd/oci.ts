@@ -20,7 +20,14 @@ export function fail(ctx: CommandContext, msg: string): ExitStatus {
 
 /** fail() with the message of `e`. */
 export function failWith(ctx: CommandContext, e: unknown): ExitStatus {
-  return fail(ctx, e instanceof Error ? e.message : String(e));
+  const msg = e instanceof Error ? e.message : String(e);
+  // Out of file descriptors, the message names a syscall; say what to look at.
+  const hint = /\bEMFILE\b|Too many open files/.test(msg) && !msg.includes("RLIMIT_NOFILE")
+    ? " (too many open files: is the open-file limit, RLIMIT_NOFILE, too low?)"
+    : /\bENOSPC\b/.test(msg)
+    ? " (no space left on device)"
+    : "";
+  return fail(ctx, msg + hint);
 }
 
 /** Loads the container `id` under the configured state root. */

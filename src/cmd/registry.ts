@@ -86,6 +86,10 @@ export const REGISTRY: Record<string, Entry> = {
     synopsis: "resume un-pauses a paused container",
     load: async () => (await import("./resume.ts")).createCommand(),
   },
+  update: {
+    synopsis: "update container resource constraints",
+    load: async () => (await import("./update.ts")).createCommand(),
+  },
   exec: {
     synopsis: "execute new process inside the container",
     load: async () => (await import("./exec.ts")).createCommand(),

@@ -38,15 +38,9 @@ class Wait implements Command {
       if (pid !== -1) {
         ws = c.control().waitPID(id, pid);
       } else {
-        const live = c.liveState();
-        if (live.status === "stopped") {
-          if (live.exitStatus === null) {
-            return fail(ctx, "container not running and its exit status is unavailable");
-          }
-          ws = live.exitStatus;
-        } else {
-          ws = c.control().wait(id);
-        }
+        const status = c.waitStatus();
+        if (status === null) return fail(ctx, "container not running and its exit status is unavailable");
+        ws = status;
       }
     } catch (e) {
       return failWith(ctx, e);

@@ -4,6 +4,8 @@
  */
 import type { Kernel } from "../../ffi/kernel.ts";
 import { O, SIGNALS } from "../../ffi/consts.ts";
+import { Errno } from "../../ffi/errno.ts";
+import { isErrno } from "../../ffi/error.ts";
 import type { Config } from "../config/config.ts";
 import { log } from "../log/log.ts";
 import type { Process, Spec } from "../specutils/spec.ts";
@@ -12,17 +14,28 @@ import { absOf } from "../specutils/path.ts";
 import { controlAddress } from "../sandbox/boot_args.ts";
 import { Control, type ExecArgs, SignalMode } from "../sandbox/control.ts";
 import { resolveMounts } from "../sandbox/mounts.ts";
-import { openPty, type Pty, sendConsole, sendFd } from "../sandbox/pty.ts";
-import { sleepSync, startSandbox } from "../sandbox/sandbox.ts";
+import { spawnDetachedExec } from "../sandbox/exec.ts";
+import {
+  closeConsoleChannel,
+  type ConsoleChannel,
+  openConsoleChannel,
+  receiveConsole,
+  sendConsole,
+  sendFd,
+} from "../sandbox/pty.ts";
+import { abandonCreate, confirmCreated, type Sandbox, sleepSync, startSandbox } from "../sandbox/sandbox.ts";
+import { testPause } from "../boot/test_pause.ts";
 import { RemoteError } from "../urpc/client.ts";
+import { NoReplyError, PendingCall } from "../sandbox/pending_call.ts";
 import { ContainerError } from "./errors.ts";
 import { type HookState, runHooks, runHooksBestEffort } from "./hooks.ts";
 import { validateID } from "./id.ts";
 import { FileLock } from "./lock.ts";
-import { isAlive } from "./proc.ts";
+import { isAlive, readProcStat } from "./proc.ts";
 import { type LiveState, resolveLiveState } from "./status.ts";
 import { type ContainerRecord, StateDir, type Status } from "./state_file.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { openCgroupDirs, removeCgroups, setUpCgroups, thawCgroups } from "../cgroups/container.ts";
 
 /** The runtime-spec version of the state documents runts prints. */
 export const OCI_VERSION = "1.2.0";
@@ -30,8 +43,8 @@ export const OCI_VERSION = "1.2.0";
 /** How long delete waits for boot to go after killing the container. */
 const STOP_TIMEOUT_MS = 10_000;
 
-/** rmdir attempts (20 ms apart) on a cgroup whose last processes are still leaving. */
-const CGROUP_RMDIR_ATTEMPTS = 50;
+/** How long delete waits for boot to answer its kill request before killing boot itself. */
+const BOOT_ANSWER_MS = 2_000;
 
 /** The runtime-spec state document (`runts state`). */
 export interface StateDocument {
@@ -94,11 +107,14 @@ export class Container {
     const bundle = absOf(Deno.cwd(), opts.bundle);
     const dir = new StateDir(stateRoot(conf), opts.id);
     dir.createExclusive();
-    const lock = FileLock.acquire(k, dir.lockPath, true)!;
+    let lock: FileLock | undefined;
     let specFd = -1;
-    let pty: Pty | undefined;
+    let pty: ConsoleChannel | undefined;
     let c: Container | undefined;
+    let sandbox: Sandbox | undefined;
+    let cgroupFds: number[] = [];
     try {
+      lock = FileLock.acquire(k, dir.lockPath, true)!;
       try {
         specFd = k.open(`${bundle}/config.json`, O.RDONLY | O.CLOEXEC);
       } catch (e) {
@@ -127,15 +143,25 @@ export class Container {
         spec,
       });
       c.save();
+      // The cgroups exist, limits set, before boot starts; init joins them before it execs the app.
+      c.rec.cgroups = setUpCgroups(k, spec, opts.id, {
+        systemd: conf.systemdCgroup,
+        rootless: conf.rootless,
+        warn: (m) => log.warning(m),
+        record: (rec) => (c!.rec.cgroups = rec, c!.save()),
+      }) ?? undefined;
+      c.save();
+      if (c.rec.cgroups) cgroupFds = openCgroupDirs(k, c.rec.cgroups);
 
       let stdio: [number, number, number] = [0, 1, 2];
       if (terminal) {
-        pty = openPty(k);
-        stdio = [pty.slave, pty.slave, pty.slave];
+        // init makes the pty inside the container and sends the master back (src/init/console.ts).
+        pty = openConsoleChannel(k);
+        stdio = [pty.inner, pty.inner, pty.inner];
       }
       const pidns = spec.linux?.namespaces?.some((ns) => ns.type === "pid" && !ns.path) ?? false;
       const preserved = Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i);
-      const sandbox = startSandbox(k, {
+      sandbox = startSandbox(k, {
         id: opts.id,
         bundle,
         rootfs: spec.root.path,
@@ -149,22 +175,36 @@ export class Container {
         pidns,
         attached: opts.attached === true,
         noPivot: opts.noPivot === true,
+        exitStatusFile: dir.exitStatusPath,
+        cgroupFds,
+        totalMemory: totalMemoryFlag(spec),
+        onSpawned: (pid) => {
+          // Recorded before boot is ready, so that delete can find a boot whose creator died.
+          c!.rec.bootPid = pid;
+          c!.rec.bootStartTime = readProcStat(pid)?.startTime ?? "";
+          c!.save();
+        },
       });
       c.rec.bootPid = sandbox.pid;
       c.rec.bootStartTime = sandbox.startTime;
       c.rec.pid = c.control().state(opts.id).pid;
+      c.rec.pidStartTime = readProcStat(c.rec.pid)?.startTime;
       c.save();
+      testPause("create-after-sync");
 
       let ttyMaster: number | undefined;
       if (pty) {
-        k.close(pty.slave);
-        if (opts.consoleSocket) {
-          sendConsole(k, opts.consoleSocket, pty.master);
-          k.close(pty.master);
-        } else {
-          ttyMaster = pty.master;
-        }
+        const master = receiveConsole(k, pty);
         pty = undefined;
+        if (opts.consoleSocket) {
+          try {
+            sendConsole(k, opts.consoleSocket, master);
+          } finally {
+            k.close(master);
+          }
+        } else {
+          ttyMaster = master;
+        }
       }
 
       const hookState = c.hookState("creating");
@@ -183,18 +223,36 @@ export class Container {
           k.close(pidfd);
         }
       }
+      confirmCreated(k, sandbox);
       return { container: c, ttyMaster };
     } catch (e) {
+      // Undo everything; a failing step here must not hide the error that brought us here. Fds go
+      // first: the error may be EMFILE, and the undoing needs a few.
+      const undo = (what: string, fn: () => void) => {
+        try {
+          fn();
+        } catch (err) {
+          log.warning(`creating container ${opts.id} failed; ${what}: ${(err as Error).message}`);
+        }
+      };
       if (pty) {
-        k.close(pty.master);
-        k.close(pty.slave);
+        const p = pty;
+        undo("closing the console channel", () => closeConsoleChannel(k, p));
       }
-      if (c && c.rec.bootPid > 0) c.kill();
-      dir.remove();
+      if (specFd >= 0) undo("closing the spec", () => k.close(specFd));
+      specFd = -1;
+      if (sandbox) {
+        const sb = sandbox;
+        undo("releasing boot", () => abandonCreate(k, sb));
+      }
+      if (c && c.rec.bootPid > 0) undo("killing the container", () => c!.kill());
+      if (c?.rec.cgroups) undo("removing its cgroups", () => removeCgroups(k, c!.rec.cgroups!));
+      undo("removing its state", () => dir.remove());
       throw e;
     } finally {
       if (specFd >= 0) k.close(specFd);
-      lock.release();
+      for (const fd of cgroupFds) k.close(fd);
+      lock?.release();
     }
   }
 
@@ -215,7 +273,16 @@ export class Container {
 
   /** Takes the container's lock (exclusive); reloads the record under it. */
   lock(): FileLock {
-    const l = FileLock.acquire(this.k, this.dir.lockPath, true)!;
+    let l: FileLock;
+    try {
+      l = FileLock.acquire(this.k, this.dir.lockPath, true)!;
+    } catch (e) {
+      // A delete removed the whole directory since we loaded the record.
+      if (isErrno(e, Errno.ENOENT)) {
+        throw new ContainerError("not-exist", `container ${this.id} does not exist`);
+      }
+      throw e;
+    }
     try {
       this.rec = this.dir.load();
     } catch (e) {
@@ -233,13 +300,15 @@ export class Container {
   /** The live status and pid (see status.ts). */
   liveState(): LiveState {
     return resolveLiveState(this.rec, {
+      recordedExit: () => this.dir.readExitStatus(this.rec.pid),
       createInProgress: () => FileLock.isHeld(this.k, this.dir.lockPath),
       bootAlive: (rec) => this.bootAlive(rec),
       bootState: (rec) => {
         try {
-          return this.control().state(rec.id);
+          return this.control().state(rec.id, BOOT_ANSWER_MS);
         } catch (e) {
-          if (e instanceof RemoteError) throw e;
+          // A boot that answers with an error, or not at all, still runs: the record is the best guess.
+          if (e instanceof RemoteError || e instanceof NoReplyError) throw e;
           return null;
         }
       },
@@ -294,9 +363,15 @@ export class Container {
         this.kill();
         throw e;
       }
+      testPause("start-before-startroot");
       this.control().startRoot(this.id);
       this.rec.status = "running";
-      this.save();
+      try {
+        this.save();
+      } catch (e) {
+        // The app runs: failing start now would misreport it. The record is a hint; boot tells the truth.
+        log.warning(`container ${this.id} started; ${(e as Error).message}`);
+      }
     } finally {
       lock.release();
     }
@@ -319,8 +394,32 @@ export class Container {
     try {
       this.control().signal(this.id, signo, all ? SignalMode.All : SignalMode.Process);
     } catch (e) {
-      if (!this.bootAlive(this.rec)) throw new ContainerError("not-running", "container not running");
-      throw e;
+      throw this.notRunningOr(e);
+    }
+  }
+
+  /**
+   * `e` from a call to boot, or "container not running" when it is a connection failure because boot
+   * is gone or no longer serving (it stops listening as soon as the app has exited).
+   */
+  notRunningOr(e: unknown): unknown {
+    if (e instanceof RemoteError || this.bootServing()) return e;
+    return new ContainerError("not-running", "container not running");
+  }
+
+  /**
+   * The wait status of exec'd process `pid` when WaitPID could not be asked (boot stopped serving
+   * meanwhile): boot records it before it stops, so this waits for boot to finish and reads the record.
+   * Null when there is none.
+   */
+  recordedExecStatus(pid: number): number | null {
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    for (;;) {
+      const ws = this.dir.readExitStatus(pid);
+      if (ws !== null || !this.bootAlive(this.rec) || Date.now() > deadline) {
+        return ws ?? this.dir.readExitStatus(pid);
+      }
+      sleepSync(20);
     }
   }
 
@@ -366,6 +465,7 @@ export class Container {
           (m) => log.warning(m),
         );
       }
+      testPause("delete-before-remove");
       this.removeCgroup();
       this.dir.remove();
     } finally {
@@ -378,19 +478,79 @@ export class Container {
    * SIGKILL if it lingers. Errors are logged: this is the path of last resort.
    */
   kill(): void {
+    let hung = false;
     try {
-      this.control().signal(this.id, SIGNALS.KILL, SignalMode.All);
+      // Bounded: a boot that does not answer (stopped, wedged) is killed instead of waited for.
+      PendingCall.send(this.k, this.rec.controlAddress, "containerManager.Signal", {
+        CID: this.id,
+        Signo: SIGNALS.KILL,
+        PID: 0,
+        Mode: SignalMode.All,
+      }).finish(BOOT_ANSWER_MS);
     } catch (e) {
+      hung = e instanceof NoReplyError;
       log.debug(`killing container ${this.id} through boot: ${(e as Error).message}`);
     }
-    const deadline = Date.now() + STOP_TIMEOUT_MS;
-    while (this.bootAlive(this.rec) && Date.now() < deadline) sleepSync(20);
+    // Frozen (paused) processes do not die until they are thawed.
+    if (this.rec.cgroups) {
+      try {
+        thawCgroups(this.k, this.rec.cgroups);
+      } catch (e) {
+        log.warning(`thawing container ${this.id}: ${(e as Error).message}`);
+      }
+    }
+    const deadline = hung ? 0 : Date.now() + STOP_TIMEOUT_MS;
+    // boot usually goes within a few ms: poll fast first, then every 20 ms.
+    for (let ms = 1; this.bootAlive(this.rec) && Date.now() < deadline; ms = Math.min(2 * ms, 20)) {
+      sleepSync(ms);
+    }
     if (this.bootAlive(this.rec)) {
       try {
         this.k.kill(this.rec.bootPid, SIGNALS.KILL);
       } catch (e) {
         log.debug(`killing boot ${this.rec.bootPid}: ${(e as Error).message}`);
       }
+    }
+    // The app dies with boot (parent-death signal), unless it undid that itself or exec'd a set-id
+    // program: kill it directly if it is still the process we recorded.
+    if (this.rec.pid > 0 && this.rec.pidStartTime && isAlive(this.rec.pid, this.rec.pidStartTime)) {
+      try {
+        this.k.kill(this.rec.pid, SIGNALS.KILL);
+      } catch (e) {
+        log.debug(`killing the container's process ${this.rec.pid}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * Blocks until the container's process exits; its raw wait status. When boot is gone (or stops
+   * serving while we ask), the status boot left in the state directory; null when there is none.
+   */
+  waitStatus(): number | null {
+    const live = this.liveState();
+    if (live.status !== "stopped") {
+      try {
+        return this.control().wait(this.id);
+      } catch (e) {
+        if (e instanceof RemoteError || this.bootServing()) throw e;
+      }
+    }
+    const ws = live.exitStatus ?? this.dir.readExitStatus(this.rec.pid);
+    // A delete that ran meanwhile took the status with it: for this caller the container is gone.
+    if (ws === null && !this.dir.exists()) {
+      throw new ContainerError("not-exist", `container ${this.id} does not exist`);
+    }
+    return ws;
+  }
+
+  /** True when boot runs and its controller answers. */
+  private bootServing(): boolean {
+    if (!this.bootAlive(this.rec)) return false;
+    try {
+      this.control().state(this.id);
+      return true;
+    } catch (e) {
+      return e instanceof RemoteError;
     }
   }
 
@@ -414,7 +574,13 @@ export class Container {
       ProcessJSON: JSON.stringify(process),
       Detached: detached,
     };
-    return this.control().executeAsync(args, stdio);
+    try {
+      // Detached: our own child, so that it ends up with the engine's subreaper (src/sandbox/exec.ts).
+      if (detached) return spawnDetachedExec(this.k, this.control(), args, stdio);
+      return this.control().executeAsync(args, stdio);
+    } catch (e) {
+      throw this.notRunningOr(e);
+    }
   }
 
   /** True when this container's boot process still runs. */
@@ -422,21 +588,26 @@ export class Container {
     return rec.bootPid > 0 && isAlive(rec.bootPid, rec.bootStartTime || undefined);
   }
 
-  /** Removes the container's cgroup directory when runts recorded one (retrying while it drains). */
+  /** Kills what is left in the container's cgroups and removes the directories runts made. */
   private removeCgroup(): void {
-    const cg = this.rec.cgroupDir;
-    if (!cg) return;
-    for (let i = 0; i < CGROUP_RMDIR_ATTEMPTS; i++) {
-      try {
-        Deno.removeSync(cg);
-        return;
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) return;
-        if (i === CGROUP_RMDIR_ATTEMPTS - 1) log.warning(`removing cgroup ${cg}: ${(e as Error).message}`);
-        sleepSync(20);
-      }
+    if (!this.rec.cgroups) return;
+    try {
+      removeCgroups(this.k, this.rec.cgroups);
+    } catch (e) {
+      log.warning(`container ${this.id}: ${(e as Error).message}`);
     }
   }
+}
+
+/**
+ * boot's --total-memory for a container with a memory limit (informational: the wrapper's cgroup
+ * enforces it), left out when unlimited, as runsc does.
+ */
+function totalMemoryFlag(spec: Spec): bigint | undefined {
+  const limit = spec.linux?.resources?.memory?.limit;
+  return limit !== undefined && limit > 0 && limit < 0x7ffffffffffff000
+    ? BigInt(Math.trunc(limit))
+    : undefined;
 }
 
 /** The name /etc/passwd gives `uid`, else the number (runc's owner field). */

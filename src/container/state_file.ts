@@ -3,6 +3,7 @@
  * (when the path fits) the control socket. Written atomically; the lock serialises writers.
  */
 import type { Spec } from "../specutils/spec.ts";
+import type { CgroupRecord } from "../cgroups/manager.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { ContainerError } from "./errors.ts";
 
@@ -22,6 +23,8 @@ export interface ContainerRecord {
   status: Status;
   /** Host pid of the container's own process (0 until boot reported it). */
   pid: number;
+  /** Start time of that process (field 22 of /proc/PID/stat), to tell it from a later one with its pid. */
+  pidStartTime?: string;
   /** Host pid of the boot process (0 before it was spawned). */
   bootPid: number;
   /** Start time of boot (field 22 of /proc/PID/stat), to tell boot from a later process with its pid. */
@@ -35,8 +38,8 @@ export interface ContainerRecord {
   annotations: Record<string, string>;
   /** The spec as read at create time (hooks, exec defaults, cgroups path). */
   spec: Spec;
-  /** The host cgroup directory of the container when runts knows it (removed at delete). */
-  cgroupDir?: string;
+  /** The container's cgroups (src/cgroups), when runts made them; removed at delete. */
+  cgroups?: CgroupRecord;
 }
 
 /** The files of one container under the state root. */
@@ -66,6 +69,25 @@ export class StateDir {
   /** The path control socket (used when it fits in sun_path). */
   get socketPath(): string {
     return `${this.dir}/control.sock`;
+  }
+
+  /** Where boot records the exits it sees: one line `<host pid> <wait status>` per process. */
+  get exitStatusPath(): string {
+    return `${this.dir}/exit-status`;
+  }
+
+  /** The wait status boot recorded for host pid `pid` (its last line for that pid); null: none (yet). */
+  readExitStatus(pid: number): number | null {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(this.exitStatusPath);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return null;
+      throw e;
+    }
+    let ws: number | null = null;
+    for (const m of text.matchAll(/^([0-9]+) ([0-9]+)\n/gm)) if (Number(m[1]) === pid) ws = Number(m[2]);
+    return ws;
   }
 
   /** True when the container directory exists (possibly without a state file, after a crashed create). */
@@ -119,16 +141,32 @@ export class StateDir {
 
   /** Replaces the record atomically (0640). */
   save(rec: ContainerRecord): void {
-    writeFileAtomic(this.statePath, JSON.stringify(rec), 0o640);
+    try {
+      writeFileAtomic(this.statePath, JSON.stringify(rec), 0o640);
+    } catch (e) {
+      throw new ContainerError("failed", `saving the state of container ${this.id}: ${(e as Error).message}`);
+    }
   }
 
-  /** Removes the whole container directory; a missing one is fine. */
+  /**
+   * Removes the whole container directory; a missing one is fine. The files runts itself creates are
+   * unlinked by name first, which needs no file descriptor (this also runs after EMFILE).
+   */
   remove(): void {
+    // The state file goes first, so a command waiting on the lock then finds no container.
+    for (const p of [this.statePath, this.exitStatusPath, this.socketPath, this.bootLogPath, this.lockPath]) {
+      try {
+        Deno.removeSync(p);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound) && !(e instanceof Deno.errors.NotADirectory)) throw e;
+      }
+    }
     try {
-      // The state file goes first, so a command waiting on the lock then finds no container.
-      Deno.removeSync(this.statePath);
+      Deno.removeSync(this.dir);
+      return;
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      if (e instanceof Deno.errors.NotFound) return;
+      // Not empty: temporary files of a writer that died, or files someone else put there.
     }
     try {
       Deno.removeSync(this.dir, { recursive: true });

@@ -23,19 +23,24 @@ export interface StatusProbe {
   bootAlive(rec: ContainerRecord): boolean;
   /** boot's State answer; null when its controller cannot be reached; throws on a remote error. */
   bootState(rec: ContainerRecord): BootState | null;
+  /** The wait status boot left behind when the app exited (see StateDir.readExitStatus); null: none. */
+  recordedExit?(): number | null;
 }
-
-const STOPPED: LiveState = { status: "stopped", pid: 0, exitStatus: null };
 
 /** Derives the live state of `rec`. */
 export function resolveLiveState(rec: ContainerRecord, probe: StatusProbe): LiveState {
+  const stopped = (): LiveState => ({
+    status: "stopped",
+    pid: 0,
+    exitStatus: probe.recordedExit?.() ?? null,
+  });
   switch (rec.status) {
     case "stopped":
-      return STOPPED;
+      return stopped();
     case "creating":
-      return probe.createInProgress() ? { status: "creating", pid: rec.pid, exitStatus: null } : STOPPED;
+      return probe.createInProgress() ? { status: "creating", pid: rec.pid, exitStatus: null } : stopped();
   }
-  if (!probe.bootAlive(rec)) return STOPPED;
+  if (!probe.bootAlive(rec)) return stopped();
   let st: BootState | null;
   try {
     st = probe.bootState(rec);
@@ -43,7 +48,7 @@ export function resolveLiveState(rec: ContainerRecord, probe: StatusProbe): Live
     // boot answered but State failed (an older boot, say): trust the record.
     return { status: rec.status, pid: rec.pid, exitStatus: null };
   }
-  if (!st) return STOPPED;
+  if (!st) return stopped();
   if (st.status === "stopped") return { status: "stopped", pid: 0, exitStatus: st.exitStatus ?? null };
   const pid = st.pid > 0 ? st.pid : rec.pid;
   if (st.status === "created") return { status: "created", pid, exitStatus: null };

@@ -35,8 +35,18 @@ export interface InitConfig {
   attached: boolean;
   /** fds 3 … 3+preserveFds-1 pass through to the app. */
   preserveFds: number;
+  /**
+   * fds of the container's cgroup directories (one per hierarchy); init writes "0" to cgroup.procs under
+   * each as its very first step. Absent or empty: init stays in boot's cgroups.
+   */
+  cgroupFds?: number[];
   /** exec mode: the namespaces of the running container to join. */
   join?: JoinedNamespace[];
+  /**
+   * exec mode, `runts exec --detach`: the wrapper that spawned init exits right after the start, so the
+   * parent-death signal is cleared before execve and the process is re-parented to the engine's subreaper.
+   */
+  detached?: boolean;
 }
 
 /** Field order in messages on the ready pipe. */

@@ -76,6 +76,33 @@ export function createDevice(k: Kernel, rootFd: number, dev: LinuxDevice): void 
   }
 }
 
+/**
+ * Makes /dev/console the container's terminal: a bind of init's stdin, which for process.terminal is the
+ * pseudoterminal slave the engine (or the wrapper) handed over (runtime-spec "Default Devices").
+ */
+export function bindConsole(k: Kernel, rootFd: number): void {
+  if ((k.fstatMode(0) & 0o170000) !== S_IF.CHR) {
+    throw new Error("process.terminal is set but the container's stdin is not a terminal");
+  }
+  // fd 0 belongs to the mount namespace init left, and a bind needs a source in its own: the same node
+  // is opened again by its path, and checked to be the same.
+  const path = k.readlinkat(AT.FDCWD, fdPath(0));
+  const src = k.open(path, O.PATH | O.CLOEXEC);
+  try {
+    if (k.fileId(src) !== k.fileId(0)) {
+      throw new Error(`process.terminal: ${path} is not the container's terminal`);
+    }
+    const target = ensureInRoot(k, rootFd, "/dev/console", true);
+    try {
+      k.mount(fdPath(src), fdPath(target), "", 0x1000 /* MS_BIND */);
+    } finally {
+      k.close(target);
+    }
+  } finally {
+    k.close(src);
+  }
+}
+
 /** Adds the /dev symlinks (fd, stdin, stdout, stderr, ptmx) where nothing is in the way. */
 export function createDevSymlinks(k: Kernel, rootFd: number): void {
   const dev = openInRoot(k, rootFd, "/dev", O.PATH | O.DIRECTORY);

@@ -3,19 +3,37 @@
  * thread, it enters the namespaces, builds the root, sets up the process, reports "ready" to boot, waits for
  * the start byte and execve's the app, which keeps its pid.
  */
-import { CLOSE_RANGE_CLOEXEC, F, type Kernel, PR, SIGNALS, TIOC } from "../../ffi/mod.ts";
+import { applyScheduling } from "./scheduling.ts";
+import {
+  type CapSets,
+  CLONE,
+  CLOSE_RANGE_CLOEXEC,
+  F,
+  type Kernel,
+  PR,
+  SIGNALS,
+  TIOC,
+} from "../../ffi/mod.ts";
 import type { InitConfig } from "./config.ts";
 import { READY } from "./config.ts";
+import { joinCgroups } from "../cgroups/join.ts";
+import { testPause } from "../boot/test_pause.ts";
+import { setUpConsole, wantsConsole } from "./console.ts";
 import { enterNamespaces, planNamespaces } from "./namespaces.ts";
 import { buildRoot, takeSources } from "./rootfs.ts";
 import {
   applyCredentials,
   applyOomScoreAdj,
+  applyPersonality,
   applyRlimits,
-  applySysctls,
+  enterCwd,
   lookPath,
+  namespaceIds,
+  ownNamespaces,
   setNames,
 } from "./process.ts";
+import { capMask } from "../specutils/capabilities.ts";
+import { type CompiledFilter, compileSeccomp, installFilter } from "../seccomp/compile.ts";
 
 const encoder = new TextEncoder();
 
@@ -40,38 +58,83 @@ export function report(k: Kernel, fd: number, line: string): void {
   while (off < bytes.length) off += k.write(fd, bytes.subarray(off));
 }
 
+/** What prepare leaves for the moment after the start byte. */
+export interface Prepared {
+  /** The app's executable, resolved inside the container. */
+  path: string;
+  /** linux.seccomp compiled, or null. */
+  filter: CompiledFilter | null;
+  /** The app's capability sets when init still holds CAP_SYS_ADMIN only to load the filter, else null. */
+  dropTo: CapSets | null;
+}
+
+const CAP_SYS_ADMIN = capMask(["CAP_SYS_ADMIN"]);
+
 /** Everything up to the start signal. Throws on any failure; the caller reports it. */
-export function prepare(k: Kernel, cfg: InitConfig, cap = lastCap()): string {
+export function prepare(k: Kernel, cfg: InitConfig, cap = lastCap()): Prepared {
+  // Into the container's cgroups before anything else: limits apply from here, and a new cgroup
+  // namespace is rooted at the container's cgroup.
+  joinCgroups(k, cfg.cgroupFds ?? []);
   k.umask(0);
+  // libseccomp is dlopen'ed from the host's root, so the filter is compiled before anything moves.
+  const seccomp = cfg.spec.linux?.seccomp;
+  const filter = seccomp ? compileSeccomp(seccomp) : null;
   const sources = cfg.mode === "create" ? takeSources(k, cfg) : null;
-  enterNamespaces(k, planNamespaces(cfg));
+  const before = namespaceIds();
+  const plan = planNamespaces(cfg);
+  enterNamespaces(k, plan);
+  // A network namespace of its own starts with `lo` down; runtimes bring it up (runc does).
+  if (plan.unshare & CLONE.NEWNET) k.linkUp("lo");
   if (sources) {
-    buildRoot(k, cfg, sources);
+    buildRoot(k, cfg, sources, ownNamespaces(before));
     setNames(k, cfg.spec);
-    applySysctls(cfg.spec.linux?.sysctl);
   }
   const p = cfg.process;
   applyRlimits(k, p);
   applyOomScoreAdj(p);
+  applyPersonality(k, cfg.spec.linux?.personality);
   restrictCpus(k, cfg.cpuNum);
+  applyScheduling(k, p);
   const cwd = p.cwd || "/";
-  k.chdir(cwd);
+  enterCwd(k, cwd);
   const path = lookPath(p.args![0], p.env ?? [], cwd);
+  if (wantsConsole(k, p)) setUpConsole(k, p);
   // Its own session, so signals to the foreground group reach the app's group, and a terminal can become
   // the controlling tty of exactly this session.
   k.setsid();
   if (p.terminal) k.ioctl(0, TIOC.SCTTY, 0n);
-  applyCredentials(k, p, cap);
+  // seccomp(2) needs no_new_privs or CAP_SYS_ADMIN. Without no_new_privs, init keeps CAP_SYS_ADMIN until
+  // the filter is loaded and drops to the app's exact sets right after.
+  const hold = filter && !p.noNewPrivileges ? CAP_SYS_ADMIN : 0n;
+  const sets = applyCredentials(k, p, cap, hold);
   k.umask(p.user?.umask ?? 0o022);
-  return path;
+  return { path, filter, dropTo: hold && !(sets.effective & hold) ? sets : null };
+}
+
+/**
+ * The last steps before execve: the seccomp filter, then (when init held CAP_SYS_ADMIN for it) the drop to
+ * the app's capability sets. Everything that runs after the filter is loaded runs under it: a profile must
+ * allow capset (when no_new_privs is off), rt_sigaction, rt_sigprocmask and execve, as with any runtime.
+ */
+export function seal(k: Kernel, prepared: Prepared): void {
+  if (!prepared.filter) return;
+  installFilter(k, prepared.filter);
+  if (prepared.dropTo) k.capset(prepared.dropTo);
 }
 
 /** Runs init to the execve of the app; never returns. */
 export function runInit(k: Kernel, cfg: InitConfig): never {
   k.prctl(PR.SET_PDEATHSIG, SIGNALS.KILL);
-  let path: string;
+  // Until execve (which resets it for the app) no process of the container may ptrace init or open its
+  // /proc files (exe, root, cwd, fd, mem): init holds runts's fds and privileges.
+  k.prctl(PR.SET_DUMPABLE, 0);
+  testPause("init-start");
+  let prepared: Prepared;
   try {
-    path = prepare(k, cfg);
+    prepared = prepare(k, cfg);
+    // Re-armed before "ready": the credential change in prepare() cleared it. A boot that dies before this
+    // point makes the ready report fail (EPIPE), so no instant is left where boot's death goes unnoticed.
+    k.prctl(PR.SET_PDEATHSIG, SIGNALS.KILL);
     // Everything above the preserved fds is closed at exec; that includes the ready pipe, whose EOF tells
     // boot the exec succeeded.
     k.closeRange(3 + cfg.preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
@@ -83,10 +146,13 @@ export function runInit(k: Kernel, cfg: InitConfig): never {
   }
   const one = new Uint8Array(1);
   if (k.read(cfg.startFd, one) !== 1) Deno.exit(1); // boot went away before starting us
-  // Re-armed, not kept: a change of euid/egid (to the app's user, or from boot's nobody to root) clears it.
-  k.prctl(PR.SET_PDEATHSIG, cfg.attached ? SIGNALS.KILL : 0);
+  // A detached exec outlives the `runts exec` that spawned it (the engine's subreaper adopts it).
+  if (cfg.detached) k.prctl(PR.SET_PDEATHSIG, 0);
+  // The app never outlives boot (docs/reliability.md): the parent-death signal armed above stays through
+  // execve (unless the program is set-id or has file capabilities).
   try {
-    k.execve(path, cfg.process.args!, cfg.process.env ?? []);
+    seal(k, prepared);
+    k.execve(prepared.path, cfg.process.args!, cfg.process.env ?? []);
   } catch (e) {
     report(k, cfg.readyFd, `error: ${(e as Error).message}`);
     Deno.exit(127);

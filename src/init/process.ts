@@ -2,9 +2,11 @@
  * The process side of init: hostname, sysctls, rlimits, oom score, credentials, capabilities,
  * no_new_privs, and finding the executable inside the new root.
  */
-import { type Kernel, PR, RLIMIT } from "../../ffi/mod.ts";
-import type { Process, Spec } from "../specutils/spec.ts";
+import { type CapSets, type Kernel, O, PER, PR, RLIMIT } from "../../ffi/mod.ts";
+import type { LinuxPersonality, Process, Spec } from "../specutils/spec.ts";
 import { capMask } from "../specutils/capabilities.ts";
+import { isSysctlName, type SysctlNamespace, sysctlNamespace, sysctlPath } from "../specutils/sysctl.ts";
+import { openInRoot } from "./paths.ts";
 
 /** Sets hostname and domainname (the caller has checked for a UTS namespace). */
 export function setNames(k: Kernel, spec: Spec): void {
@@ -12,18 +14,83 @@ export function setNames(k: Kernel, spec: Spec): void {
   if (spec.domainname !== undefined && spec.domainname !== "") k.setdomainname(spec.domainname);
 }
 
-/** Writes linux.sysctl through /proc/sys (synchronously: this process has a new root). */
-export function applySysctls(sysctl: Record<string, string> | undefined): void {
+const NS_FILES: Record<SysctlNamespace, string> = { ipc: "ipc", network: "net", uts: "uts" };
+
+/** The identity (device:inode) of this thread's ipc, network and uts namespaces. */
+export function namespaceIds(): Record<SysctlNamespace, string> {
+  const id = (f: string) => {
+    const st = Deno.statSync(`/proc/thread-self/ns/${f}`);
+    return `${st.dev}:${st.ino}`;
+  };
+  return { ipc: id(NS_FILES.ipc), network: id(NS_FILES.network), uts: id(NS_FILES.uts) };
+}
+
+/** The sysctl namespaces this thread now has of its own: those that differ from `before` (boot's). */
+export function ownNamespaces(before: Record<SysctlNamespace, string>): Set<SysctlNamespace> {
+  const now = namespaceIds();
+  return new Set((Object.keys(before) as SysctlNamespace[]).filter((t) => before[t] !== now[t]));
+}
+
+/**
+ * Writes linux.sysctl through the container's /proc/sys (found inside the root at `rootFd`), allowing only
+ * keys of a namespace in `own`: a net.* key in a container that shares boot's network namespace (say with
+ * --network=host, or a joined host namespace) would change the host.
+ */
+export function applySysctls(
+  k: Kernel,
+  rootFd: number,
+  sysctl: Record<string, string> | undefined,
+  own: ReadonlySet<SysctlNamespace>,
+): void {
   for (const [key, value] of Object.entries(sysctl ?? {})) {
-    if (!/^[A-Za-z0-9_.\-/]+$/.test(key) || key.includes("..")) {
-      throw new Error(`sysctl ${key}: invalid name`);
+    if (!isSysctlName(key)) throw new Error(`sysctl ${JSON.stringify(key)}: invalid name`);
+    const ns = sysctlNamespace(key);
+    if (ns === null) throw new Error(`sysctl ${key}: not allowed (it is not namespaced)`);
+    if (!own.has(ns)) {
+      throw new Error(`sysctl ${key}: not allowed, the container has no ${ns} namespace of its own`);
     }
-    const path = "/proc/sys/" + key.replaceAll(".", "/");
+    let fd: number;
     try {
-      Deno.writeTextFileSync(path, value);
+      fd = openInRoot(k, rootFd, sysctlPath(key), O.WRONLY);
     } catch (e) {
       throw new Error(`sysctl ${key}=${value}: ${(e as Error).message}`);
     }
+    try {
+      k.write(fd, new TextEncoder().encode(value));
+    } catch (e) {
+      throw new Error(`sysctl ${key}=${value}: ${(e as Error).message}`);
+    } finally {
+      k.close(fd);
+    }
+  }
+}
+
+/** Sets linux.personality (the execution domain; the runtime-spec defines no flags). */
+export function applyPersonality(k: Kernel, p: LinuxPersonality | undefined): void {
+  if (!p) return;
+  if (p.flags?.length) throw new Error(`personality flags ${p.flags.join(", ")}: not supported`);
+  if (p.domain === "LINUX") k.personality(PER.LINUX);
+  else if (p.domain === "LINUX32") k.personality(PER.LINUX32);
+  else throw new Error(`personality domain ${JSON.stringify(p.domain)}: not LINUX or LINUX32`);
+}
+
+/**
+ * Makes `cwd` the working directory, resolved inside the current root (openat2 RESOLVE_IN_ROOT, no magic
+ * links): a cwd of /proc/self/fd/N can never land on a directory outside the container (CVE-2024-21626).
+ */
+export function enterCwd(k: Kernel, cwd: string): void {
+  const root = k.open("/", O.PATH | O.DIRECTORY | O.CLOEXEC);
+  try {
+    const dir = openInRoot(k, root, cwd, O.PATH | O.DIRECTORY);
+    try {
+      k.fchdir(dir);
+    } finally {
+      k.close(dir);
+    }
+  } catch (e) {
+    throw new Error(`process.cwd ${JSON.stringify(cwd)}: ${(e as Error).message}`);
+  } finally {
+    k.close(root);
   }
 }
 
@@ -46,8 +113,12 @@ export function applyOomScoreAdj(p: Process): void {
   }
 }
 
-/** Switches to the process's uid, gid and groups, then sets the five capability sets and no_new_privs. */
-export function applyCredentials(k: Kernel, p: Process, lastCap: number): void {
+/**
+ * Switches to the process's uid, gid and groups, then sets the five capability sets and no_new_privs.
+ * `hold` (a cap mask) stays in the effective and permitted sets on top of the process's, when init has it,
+ * for init's last steps; returns the process's exact sets, to drop to once those are done.
+ */
+export function applyCredentials(k: Kernel, p: Process, lastCap: number, hold = 0n): CapSets {
   const caps = p.capabilities ?? {};
   const bounding = capMask(caps.bounding);
   for (let c = 0; c <= lastCap; c++) {
@@ -61,11 +132,13 @@ export function applyCredentials(k: Kernel, p: Process, lastCap: number): void {
   k.prctl(PR.SET_KEEPCAPS, 0);
   // A set can only shrink: caps this host does not grant init (e.g. CAP_SYS_RESOURCE on some VMs) are dropped.
   const have = k.capget().permitted;
-  k.capset({
+  const sets = {
     effective: capMask(caps.effective) & have,
     permitted: capMask(caps.permitted) & have,
     inheritable: capMask(caps.inheritable) & have,
-  });
+  };
+  const held = hold & have;
+  k.capset({ ...sets, effective: sets.effective | held, permitted: sets.permitted | held });
   k.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   for (const name of caps.ambient ?? []) {
     const bit = capMask([name]);
@@ -73,6 +146,7 @@ export function applyCredentials(k: Kernel, p: Process, lastCap: number): void {
     k.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, c, 0, 0);
   }
   if (p.noNewPrivileges) k.prctl(PR.SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  return sets;
 }
 
 /** The value of `name` in an env list (last one wins), or undefined. */

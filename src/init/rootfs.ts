@@ -3,12 +3,16 @@
  * mounts in order (each destination resolved inside the root), creates /dev, masks and read-only paths,
  * then pivot_root (or chroot with --no-pivot).
  */
-import { Errno, isErrno, type Kernel, MNT_DETACH, MS, O } from "../../ffi/mod.ts";
+import { Errno, isErrno, type Kernel, MNT_DETACH, MOUNT_ATTR, MS, O } from "../../ffi/mod.ts";
 import type { Mount } from "../specutils/spec.ts";
+import type { SysctlNamespace } from "../specutils/sysctl.ts";
 import { parseMountOptions, propagationFlags } from "./mount_options.ts";
 import { ensureInRoot, fdPath, openInRoot } from "./paths.ts";
-import { createDevice, createDevSymlinks, DEFAULT_DEVICES } from "./devices.ts";
+import { setUpConsole, wantsConsole } from "./console.ts";
+import { bindConsole, createDevice, createDevSymlinks, DEFAULT_DEVICES } from "./devices.ts";
+import { applySysctls } from "./process.ts";
 import type { InitConfig } from "./config.ts";
+import { mountCgroupV1Tree } from "../cgroups/mount.ts";
 
 /** Detached copies of the root and of every bind source, taken before init leaves boot's mount namespace. */
 export interface Sources {
@@ -30,6 +34,16 @@ export function detach(k: Kernel, fd: number, recursive: boolean): number {
   }
 }
 
+/**
+ * detach(), closing `fd` when a copy was made: an fd of a host directory must not stay open in init, where
+ * a cwd of /proc/self/fd/N could reach it (CVE-2024-21626).
+ */
+function detachAndClose(k: Kernel, fd: number, recursive: boolean): number {
+  const tree = detach(k, fd, recursive);
+  if (tree !== fd) k.close(fd);
+  return tree;
+}
+
 /** Opens and detaches the root and the bind sources (by fd when the wrapper gave one, else by path). */
 export function takeSources(k: Kernel, cfg: InitConfig): Sources {
   const rootFd = cfg.rootFd ?? k.open(cfg.spec.root!.path, O.PATH | O.DIRECTORY | O.CLOEXEC);
@@ -38,9 +52,9 @@ export function takeSources(k: Kernel, cfg: InitConfig): Sources {
     const opts = parseMountOptions(m.type, m.options);
     if (!opts.bind) return;
     const src = cfg.bindFds[String(i)] ?? k.open(m.source ?? "", O.PATH | O.CLOEXEC);
-    binds[String(i)] = detach(k, src, (opts.flags & MS.REC) !== 0);
+    binds[String(i)] = detachAndClose(k, src, (opts.flags & MS.REC) !== 0);
   });
-  return { root: detach(k, rootFd, true), binds };
+  return { root: detachAndClose(k, rootFd, true), binds };
 }
 
 /** Where init attaches the container's root inside its own mount namespace before pivot_root. */
@@ -84,9 +98,20 @@ export function mountEntry(k: Kernel, rootFd: number, m: Mount, tree?: number): 
     const dest = ensureInRoot(k, rootFd, m.destination);
     try {
       const fstype = m.type === "cgroup" ? "cgroup2" : m.type ?? "";
-      k.mount(m.source || fstype, fdPath(dest), fstype, opts.flags, opts.data || undefined);
+      // On a host with v1 hierarchies, "cgroup" is runc's tree of v1 mounts (src/cgroups/mount.ts).
+      const v1Tree = m.type === "cgroup" &&
+        mountCgroupV1Tree(k, fdPath(dest), () => openInRoot(k, rootFd, m.destination), opts.flags);
+      if (!v1Tree) k.mount(m.source || fstype, fdPath(dest), fstype, opts.flags, opts.data || undefined);
     } finally {
       k.close(dest);
+    }
+  }
+  if (opts.recursiveReadonly) {
+    const fd = openInRoot(k, rootFd, m.destination);
+    try {
+      k.mountSetattr(fd, true, MOUNT_ATTR.RDONLY, 0);
+    } finally {
+      k.close(fd);
     }
   }
   for (const p of opts.propagation) {
@@ -159,21 +184,40 @@ export function enterRoot(k: Kernel, rootFd: number, noPivot: boolean): void {
   k.chdir("/");
 }
 
-/** The whole root build for a new container; returns with the process inside its new root. */
-export function buildRoot(k: Kernel, cfg: InitConfig, sources: Sources): void {
+/**
+ * The whole root build for a new container; returns with the process inside its new root. `own` lists the
+ * namespaces init has of its own, which decides the sysctls it may write.
+ */
+export function buildRoot(
+  k: Kernel,
+  cfg: InitConfig,
+  sources: Sources,
+  own: ReadonlySet<SysctlNamespace> = new Set(),
+): void {
   const spec = cfg.spec;
   k.mount("", "/", "", MS.SLAVE | MS.REC);
   const root = attachRoot(k, sources.root);
   let devIsTmpfs = false;
   cfg.mounts.forEach((m, i) => {
-    mountEntry(k, root, m, sources.binds[String(i)]);
+    try {
+      mountEntry(k, root, m, sources.binds[String(i)]);
+    } catch (e) {
+      throw new Error(`mount ${m.destination}: ${(e as Error).message}`);
+    }
     if (m.destination.replace(/\/+$/, "") === "/dev" && m.type === "tmpfs") devIsTmpfs = true;
   });
+  // The trees are attached now; their fds would only be a way out of the container.
+  for (const fd of [sources.root, ...Object.values(sources.binds)]) k.close(fd);
   if (devIsTmpfs) {
     for (const d of DEFAULT_DEVICES) createDevice(k, root, d);
     createDevSymlinks(k, root);
   }
   for (const d of spec.linux?.devices ?? []) createDevice(k, root, d);
+  // The terminal is made from the container's own /dev/ptmx when the wrapper asked for it (console.ts).
+  if (wantsConsole(k, cfg.process)) setUpConsole(k, cfg.process, root);
+  if (cfg.process.terminal) bindConsole(k, root);
+  // Before the masks: /proc/sys is usually among the read-only paths.
+  applySysctls(k, root, spec.linux?.sysctl, own);
   const devNull = tryOpenInRoot(k, root, "/dev/null");
   const nullPath = devNull === null ? "/dev/null" : fdPath(devNull);
   maskPaths(k, root, spec.linux?.maskedPaths ?? [], nullPath);

@@ -22,6 +22,10 @@ export interface BootFds {
   stdio: readonly [number, number, number];
   /** Extra fds the app gets as 3, 4, ... (--preserve-fds). */
   preserved: readonly number[];
+  /** File for the app's wait status (runts' --exit-status-fd), when the caller wants one. */
+  exitStatus?: number;
+  /** Directory fds of the container's cgroups, one per hierarchy (runts' --cgroup-fd). */
+  cgroups?: readonly number[];
 }
 
 /** The non-fd parts of the boot command line. */
@@ -36,6 +40,8 @@ export interface BootOptions {
   attached: boolean;
   /** chroot instead of pivot_root. */
   noPivot: boolean;
+  /** --total-memory in bytes (the container's memory limit, when it has one). */
+  totalMemory?: bigint;
 }
 
 /** The runts arguments of a boot invocation and the child fd → parent fd map for spawn. */
@@ -62,6 +68,9 @@ export function bootCommand(opts: BootOptions, fds: BootFds): BootCommand {
   for (const fd of fds.io) args.push(`--io-fds=${donate(fd)}`);
   for (const fd of fds.stdio) args.push(`--stdio-fds=${donate(fd)}`);
   for (const fd of fds.preserved) args.push(`--preserve-fd=${donate(fd)}`);
+  if (fds.exitStatus !== undefined) args.push(`--exit-status-fd=${donate(fds.exitStatus)}`);
+  for (const fd of fds.cgroups ?? []) args.push(`--cgroup-fd=${donate(fd)}`);
+  if (opts.totalMemory !== undefined) args.push(`--total-memory=${opts.totalMemory}`);
   if (opts.pidns) args.push("--pidns");
   if (opts.attached) args.push("--attached");
   if (opts.noPivot) args.push("--no-pivot");

@@ -4,7 +4,9 @@
  * from connect means boot is not serving (gone, or not listening yet).
  */
 import type { Kernel } from "../../ffi/kernel.ts";
+import { PendingCall } from "./pending_call.ts";
 import { UrpcClient } from "../urpc/client.ts";
+import type { ExecPlan } from "../boot/controller.ts";
 
 /** What boot's State method reports (runts extension). */
 export interface BootState {
@@ -47,8 +49,8 @@ export interface ExecArgs {
   /** The whole OCI process object, JSON-encoded; boot applies everything in it. */
   ProcessJSON: string;
   /**
-   * `exec --detach`: nobody will call WaitPID; the engine's subreaper expects to reap the process itself
-   * (boot may ignore this today; see notes/boot-design.md).
+   * `exec --detach`: nobody will call WaitPID; the engine's subreaper expects to reap the process itself,
+   * so the wrapper spawns it (PrepareExec) instead of boot (ExecuteAsync).
    */
   Detached: boolean;
 }
@@ -72,9 +74,13 @@ export class Control {
     this.call("StartRoot", id);
   }
 
-  /** The container's pid and status. */
-  state(id: string): BootState {
-    return this.call<BootState>("State", id);
+  /**
+   * The container's pid and status. With `timeoutMs`, a boot that does not answer in time makes this
+   * throw NoReplyError instead of blocking.
+   */
+  state(id: string, timeoutMs?: number): BootState {
+    if (timeoutMs === undefined) return this.call<BootState>("State", id);
+    return PendingCall.send(this.k, this.address, "containerManager.State", id).finish<BootState>(timeoutMs);
   }
 
   /** Sends `signo` to the process `pid` (0: the container's), or to every process with Mode All. */
@@ -110,6 +116,20 @@ export class Control {
   /** Thaws the container. */
   resume(id: string): void {
     this.call("Resume", id);
+  }
+
+  /**
+   * How to spawn an exec'd process ourselves (`exec --detach`): boot's plan, plus the container's cgroup
+   * directory fds, which the caller owns.
+   */
+  prepareExec(args: ExecArgs): { plan: ExecPlan; cgroupFds: number[] } {
+    const c = UrpcClient.connect(this.k, this.address);
+    try {
+      const { result, files } = c.callWithFiles<ExecPlan>("containerManager.PrepareExec", args);
+      return { plan: result, cgroupFds: files };
+    } finally {
+      c.close();
+    }
   }
 
   /** Starts a process in the container with `stdio` (stdin, stdout, stderr) as its fds; its host pid. */

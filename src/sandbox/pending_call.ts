@@ -5,8 +5,9 @@
  * call has to be in flight before the app can exit.
  */
 import type { Kernel } from "../../ffi/kernel.ts";
-import { SOCK } from "../../ffi/consts.ts";
+import { F, O, SOCK } from "../../ffi/consts.ts";
 import { RemoteError } from "../urpc/client.ts";
+import { sleepSync } from "./sandbox.ts";
 import {
   decodeJson,
   encodeRequest,
@@ -15,6 +16,14 @@ import {
   MAX_MESSAGE_BYTES,
   MessageReader,
 } from "../urpc/wire.ts";
+
+/** boot did not answer in time: it runs but is stopped or wedged (not the same as gone). */
+export class NoReplyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NoReplyError";
+  }
+}
 
 /** A sent request; `fd` turns readable when the reply (or EOF) arrives. */
 export class PendingCall {
@@ -49,18 +58,29 @@ export class PendingCall {
   }
 
   /**
-   * Reads the reply (blocking until it is complete) and closes the connection. Returns the result;
-   * throws RemoteError for a failed call, Error when boot hung up without answering.
+   * Reads the reply (blocking until it is complete, or at most `timeoutMs` when given) and closes the
+   * connection. Returns the result; throws RemoteError for a failed call, Error when boot hung up without
+   * answering or did not answer in time.
    */
-  finish<T>(): T {
+  finish<T>(timeoutMs?: number): T {
     if (this.#fd < 0) throw new Error("pending call: already finished");
     try {
+      const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+      if (timeoutMs !== undefined) {
+        this.#k.fcntl(this.#fd, F.SETFL, this.#k.fcntl(this.#fd, F.GETFL) | O.NONBLOCK);
+      }
       const reader = new MessageReader(MAX_MESSAGE_BYTES);
       const buf = new Uint8Array(4096);
       let message: Uint8Array | null = null;
       while (!message) {
         const got = this.#k.recvmsg(this.#fd, buf, 0);
-        if (got === null) continue;
+        if (got === null) {
+          if (Date.now() > deadline) {
+            throw new NoReplyError(`${this.#method}: no reply within ${timeoutMs} ms`);
+          }
+          if (timeoutMs !== undefined) sleepSync(5);
+          continue;
+        }
         if (got.n === 0) {
           message = reader.finish();
           if (!message) throw new Error(`${this.#method}: connection closed before the reply`);

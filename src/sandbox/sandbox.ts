@@ -12,6 +12,7 @@ import { self, selfArgv } from "../specutils/exe.ts";
 import { bootCommand, bootEnv } from "./boot_args.ts";
 import { openBindSources } from "./mounts.ts";
 import { readProcStat } from "../container/proc.ts";
+import { testPause } from "../boot/test_pause.ts";
 
 /** What starting boot needs. */
 export interface SandboxOptions {
@@ -37,6 +38,17 @@ export interface SandboxOptions {
   pidns: boolean;
   attached: boolean;
   noPivot: boolean;
+  /** Directory fds of the container's cgroups (boot's --cgroup-fd); the caller keeps them. */
+  cgroupFds?: readonly number[];
+  /** boot's --total-memory (bytes), when the container has a memory limit. */
+  totalMemory?: bigint;
+  /** File boot writes the app's wait status to when it exits (created/truncated here). */
+  exitStatusFile?: string;
+  /**
+   * Called once boot is spawned, before its sync byte is awaited (the caller records boot's pid, so a
+   * wrapper killed from here on leaves a record that names boot). A throw aborts: boot is killed.
+   */
+  onSpawned?: (pid: number) => void;
 }
 
 /** A boot process that signalled readiness. */
@@ -44,6 +56,12 @@ export interface Sandbox {
   pid: number;
   /** Its /proc start time (pid reuse guard). */
   startTime: string;
+  /**
+   * Our end of the start-sync socket, still open: boot keeps the container only once confirmCreated()
+   * writes a byte on it; if it is closed first (abandonCreate(), or this process dies), boot destroys the
+   * container by itself.
+   */
+  syncFd: number;
 }
 
 /** Boot failed before it was ready; the message carries boot's own error when it left one. */
@@ -62,7 +80,7 @@ export function startSandbox(k: Kernel, opts: SandboxOptions): Sandbox {
   const opened: number[] = [];
   const keep = (fd: number) => (opened.push(fd), fd);
   let syncR = -1, mountsW = -1;
-  let pid: number;
+  let pid = -1;
   try {
     keep(k.open(opts.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC));
     for (const fd of openBindSources(k, opts.mounts)) keep(fd);
@@ -71,11 +89,15 @@ export function startSandbox(k: Kernel, opts: SandboxOptions): Sandbox {
     const [mr, mw] = k.pipe2(O.CLOEXEC);
     keep(mr);
     mountsW = mw;
-    const [sr, sw] = k.pipe2(O.CLOEXEC);
+    // A socket, not a pipe: boot then waits for our confirmation byte (or EOF) on it after its own byte.
+    const [sr, sw] = k.socketpair(SOCK.STREAM | SOCK.CLOEXEC);
     syncR = sr;
     keep(sw);
     const devNull = keep(k.open("/dev/null", O.RDWR | O.CLOEXEC));
     const log = keep(k.open(opts.bootLog, O.WRONLY | O.CREAT | O.APPEND | O.CLOEXEC, 0o640));
+    const exitStatus = opts.exitStatusFile === undefined
+      ? undefined
+      : keep(k.open(opts.exitStatusFile, O.WRONLY | O.CREAT | O.TRUNC | O.CLOEXEC, 0o640));
     const cmd = bootCommand(
       {
         globalFlags: opts.globalFlags,
@@ -84,6 +106,7 @@ export function startSandbox(k: Kernel, opts: SandboxOptions): Sandbox {
         pidns: opts.pidns,
         attached: opts.attached,
         noPivot: opts.noPivot,
+        totalMemory: opts.totalMemory,
       },
       {
         own: [devNull, devNull, log],
@@ -94,6 +117,8 @@ export function startSandbox(k: Kernel, opts: SandboxOptions): Sandbox {
         io,
         stdio: opts.stdio,
         preserved: opts.preserved,
+        exitStatus,
+        cgroups: opts.cgroupFds,
       },
     );
     pid = k.spawn({
@@ -103,9 +128,15 @@ export function startSandbox(k: Kernel, opts: SandboxOptions): Sandbox {
       fds: cmd.fds,
       setsid: true,
     });
+    opts.onSpawned?.(pid);
+    testPause("create-before-sync");
   } catch (e) {
     if (syncR >= 0) k.close(syncR);
     if (mountsW >= 0) k.close(mountsW);
+    for (const fd of opened.splice(0)) k.close(fd);
+    if (pid > 0) abort(k, pid);
+    const hint = fdLimitHint(e);
+    if (hint) throw new SandboxError(`starting the sandbox: ${(e as Error).message}${hint}`);
     throw e;
   } finally {
     for (const fd of opened) k.close(fd);
@@ -124,18 +155,53 @@ export function startSandbox(k: Kernel, opts: SandboxOptions): Sandbox {
     k.close(mountsW);
   }
 
-  let n: number;
+  let n = 0;
   try {
     n = k.read(syncR, new Uint8Array(1));
-  } finally {
-    k.close(syncR);
+  } catch (e) {
+    // ECONNRESET: boot died with our confirmation socket open.
+    if (!isErrno(e, Errno.ECONNRESET)) {
+      k.close(syncR);
+      abort(k, pid);
+      throw e;
+    }
   }
   if (n !== 1) {
+    k.close(syncR);
     const status = abort(k, pid);
     throw new SandboxError(bootFailure(opts.bootLog, status));
   }
   const st = readProcStat(pid);
-  return { pid, startTime: st?.startTime ?? "" };
+  return { pid, startTime: st?.startTime ?? "", syncFd: syncR };
+}
+
+/**
+ * Tells boot the container is created (its record says so): boot keeps it from now on. Closes the
+ * sync socket. A boot that already gave up makes this throw.
+ */
+export function confirmCreated(k: Kernel, sandbox: Sandbox): void {
+  const fd = sandbox.syncFd;
+  sandbox.syncFd = -1;
+  try {
+    if (k.sendmsg(fd, new Uint8Array(1), [], SOCK.MSG_NOSIGNAL) !== 1) throw new Error("short write");
+  } catch (e) {
+    throw new SandboxError(`boot went away before the container was created (${(e as Error).message})`);
+  } finally {
+    k.close(fd);
+  }
+}
+
+/** Closes the sync socket without confirming: boot destroys the container and exits. Idempotent. */
+export function abandonCreate(k: Kernel, sandbox: Sandbox): void {
+  if (sandbox.syncFd < 0) return;
+  k.close(sandbox.syncFd);
+  sandbox.syncFd = -1;
+}
+
+/** A hint for errors that a low RLIMIT_NOFILE causes (EMFILE, or EBADF from dup2 onto a high fd). */
+export function fdLimitHint(e: unknown): string {
+  if (!isErrno(e, Errno.EMFILE) && !isErrno(e, Errno.EBADF) && !isErrno(e, Errno.ENFILE)) return "";
+  return " (too many open files: is the open-file limit, RLIMIT_NOFILE, too low?)";
 }
 
 /** A unix stream socket bound to `address`, not listening (boot listens). */

@@ -15,6 +15,7 @@ import {
   PROPAGATION_OPTIONS,
 } from "./mount_options.ts";
 import { isNamespaceType } from "./namespaces.ts";
+import { isSysctlName, sysctlNamespace } from "./sysctl.ts";
 import { isAbs } from "./path.ts";
 import type { Hook, Linux, LinuxSeccomp, Mount, Process, Spec } from "./spec.ts";
 
@@ -555,6 +556,17 @@ function validateLinux(l: Linux, warnings: string[]): void {
   }
   for (const key of Object.keys(l.sysctl ?? {})) {
     if (key === "") fail("linux.sysctl: empty key");
+    const at = `linux.sysctl[${quote(key)}]`;
+    if (!isSysctlName(key)) fail(`${at}: not a sysctl name`);
+    const ns = sysctlNamespace(key);
+    if (ns === null) {
+      fail(
+        `${at}: not allowed: only namespaced sysctls may be set (net.* with a network namespace; ` +
+          "kernel.shm*, kernel.msg*, kernel.sem* and fs.mqueue.* with an ipc namespace; kernel.hostname " +
+          "and kernel.domainname with a uts namespace)",
+      );
+    }
+    if (!types.has(ns)) fail(`${at}: not allowed without a ${ns} namespace`);
   }
   (l.devices ?? []).forEach((d, i) => {
     const at = `linux.devices[${i}]`;
@@ -591,13 +603,31 @@ function validateLinux(l: Linux, warnings: string[]): void {
   if (l.personality && !PERSONALITY_DOMAINS.has(l.personality.domain)) {
     fail(`linux.personality.domain ${quote(l.personality.domain)} must be LINUX or LINUX32`);
   }
+  if (l.personality?.flags?.length) {
+    fail(`linux.personality.flags ${quote(l.personality.flags.join(","))}: no flags are supported`);
+  }
 }
+
+/** The largest errno a seccomp ERRNO action carries (the kernel caps it at MAX_ERRNO). */
+const MAX_ERRNO = 4095;
+const U64_MAX = 0xffffffffffffffffn;
 
 function validateSeccomp(s: LinuxSeccomp): void {
   const action = (a: string, at: string) => {
     if (!SECCOMP_ACTIONS.has(a)) fail(`${at} ${quote(a)} is not a known seccomp action`);
+    if (a === "SCMP_ACT_NOTIFY") {
+      fail(`${at}: SCMP_ACT_NOTIFY is not supported by runts (no seccomp agent support)`);
+    }
+  };
+  const errnoRet = (ret: number | undefined, a: string, at: string) => {
+    if (ret == null) return;
+    if (a !== "SCMP_ACT_ERRNO" && a !== "SCMP_ACT_TRACE") {
+      fail(`${at} is only meaningful with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not ${a}`);
+    }
+    if (ret > MAX_ERRNO) fail(`${at} ${ret} must be at most ${MAX_ERRNO}`);
   };
   action(s.defaultAction, "linux.seccomp.defaultAction");
+  errnoRet(s.defaultErrnoRet, s.defaultAction, "linux.seccomp.defaultErrnoRet");
   (s.architectures ?? []).forEach((a, i) => {
     if (!SECCOMP_ARCHES.has(a)) {
       fail(`linux.seccomp.architectures[${i}] ${quote(a)} is not a known architecture`);
@@ -607,7 +637,6 @@ function validateSeccomp(s: LinuxSeccomp): void {
     if (!SECCOMP_FLAGS.has(f)) fail(`linux.seccomp.flags[${i}] ${quote(f)} is not a known seccomp flag`);
   });
   if (s.listenerPath) requireAbsolute(s.listenerPath, "linux.seccomp.listenerPath");
-  let notify = s.defaultAction === "SCMP_ACT_NOTIFY";
   (s.syscalls ?? []).forEach((rule, i) => {
     const at = `linux.seccomp.syscalls[${i}]`;
     if (rule.names.length === 0) fail(`${at}.names must not be empty`);
@@ -615,13 +644,16 @@ function validateSeccomp(s: LinuxSeccomp): void {
       if (n === "") fail(`${at}.names[${j}] must not be empty`);
     });
     action(rule.action, `${at}.action`);
-    notify ||= rule.action === "SCMP_ACT_NOTIFY";
+    errnoRet(rule.errnoRet, rule.action, `${at}.errnoRet`);
     (rule.args ?? []).forEach((a, j) => {
       if (a.index > 5) fail(`${at}.args[${j}].index ${a.index} must be in 0..5`);
       if (!SECCOMP_OPS.has(a.op)) fail(`${at}.args[${j}].op ${quote(a.op)} is not a known operator`);
+      for (const k of ["value", "valueTwo"] as const) {
+        const v = a[k];
+        if (v != null && BigInt(v) > U64_MAX) fail(`${at}.args[${j}].${k} ${v} does not fit in 64 bits`);
+      }
     });
   });
-  if (notify && !s.listenerPath) fail("linux.seccomp: SCMP_ACT_NOTIFY requires listenerPath");
 }
 
 /** Checks that `v` is an array of valid mounts (readMounts' input); `path` prefixes messages. */

@@ -452,6 +452,45 @@ Deno.test("boot: --setup-root keeps --debug-log and the app's caps working after
 // ---------------------------------------------------------------------------------------------------
 // Credentials, fds, user log, CPUs
 
+Deno.test("boot: init runs from a read-only view of the runts binary (CVE-2019-5736 class)", async () => {
+  await withBoot({ script: "read -r x; exit 0" }, async (b) => {
+    const init = b.appPid();
+    // Before the start byte the container's pid is still init (the runts binary): opening its exe for
+    // writing must fail on the mount, even for host root, not merely because the file is busy (O_TRUNC
+    // makes the kernel check the mount before the busy text).
+    assert.throws(
+      () => Deno.openSync(`/proc/${init}/exe`, { write: true, truncate: true }),
+      (e: Error) => /Read-only file system|os error 30/.test(e.message),
+    );
+    b.startRoot();
+    const { status } = await b.waitAsync();
+    b.release();
+    assert.equal(await status, 0);
+  });
+});
+
+Deno.test("boot: process.scheduler, ioPriority and execCPUAffinity take effect", async () => {
+  const r = await runToExit({
+    script: "grep -E '^policy' /proc/self/sched | tr -s ' '; cut -d' ' -f19 /proc/self/stat; ionice -p $$; " +
+      "sleep 0.3; grep Cpus_allowed_list /proc/self/status",
+    mutate: (s) => {
+      s.process!.scheduler = { policy: "SCHED_BATCH", nice: 7 };
+      s.process!.ioPriority = { class: "IOPRIO_CLASS_BE", priority: 6 };
+      s.process!.execCPUAffinity = { initial: "0", final: "1" };
+    },
+  });
+  assert.equal(r.exit.code, 0, r.exit.stderr);
+  const lines = r.exit.appStdout.trim().split("\n");
+  assert.equal(lines[0], "policy : 3", "SCHED_BATCH");
+  assert.equal(lines[1], "7", "nice");
+  assert.match(lines[2], /best-effort.*6/, "ioprio");
+  assert.match(
+    lines[3],
+    /^Cpus_allowed_list:\s+1$/,
+    "the final affinity replaces the initial one after exec",
+  );
+});
+
 Deno.test("boot: capabilities and no_new_privs of a root app match the spec", async () => {
   const r = await runToExit({ script: CAPS_SCRIPT });
   const f = statusFields(r.exit.appStdout);
@@ -517,6 +556,15 @@ Deno.test("boot: --user-log-fd gets created, started and exit lines", async () =
   assert.match(lines[0], /created/);
   assert.match(lines[1], /started/);
   assert.match(lines[2], /exit.*512/);
+});
+
+Deno.test("boot: --user-log-fd names the spec fields that are ignored", async () => {
+  const r = await runToExit({
+    script: "true",
+    userLog: true,
+    mutate: (s) => s.process!.apparmorProfile = "runts-test-profile",
+  });
+  assert.match(r.exit.userLog, /^ignored: .*apparmor/im, r.exit.userLog);
 });
 
 Deno.test("boot: --cpu-num 1 leaves the app one CPU", async () => {

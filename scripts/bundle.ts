@@ -1,0 +1,57 @@
+/**
+ * `deno task bundle`: bundles main.ts into dist/bundle/ (main.js plus one chunk per lazily loaded
+ * subcommand) with `deno bundle`, which works offline. bin/runts runs the bundle instead of main.ts while
+ * no source file is newer than it: every runts process (the CLI, boot, init) then loads a few JavaScript
+ * files instead of ~60 TypeScript modules, which saves about 8 ms of start-up each.
+ *
+ *   deno run -A scripts/bundle.ts [--quiet]
+ */
+
+const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Builds `root`/dist/bundle/ from `root`/main.ts (this checkout by default); returns the entry point. */
+export function buildBundle(root = repo): string {
+  const dist = `${root}/dist`;
+  Deno.mkdirSync(dist, { recursive: true });
+  const tmp = Deno.makeTempDirSync({ dir: dist, prefix: "bundle-new-" });
+  const r = new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--quiet",
+      "--no-config",
+      "--platform=deno",
+      "--code-splitting",
+      "--outdir",
+      tmp,
+      "main.ts",
+    ],
+    cwd: root,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).outputSync();
+  if (!r.success) {
+    Deno.removeSync(tmp, { recursive: true });
+    const out = new TextDecoder().decode(r.stderr).trim() || new TextDecoder().decode(r.stdout).trim();
+    throw new Error(`deno bundle failed: ${out}`);
+  }
+  // Swap directories, so a runts starting meanwhile sees the old bundle, the new one, or none.
+  const target = `${dist}/bundle`;
+  const old = `${dist}/bundle-old-${Deno.pid}`;
+  let hadOld = true;
+  try {
+    Deno.renameSync(target, old);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    hadOld = false;
+  }
+  Deno.renameSync(tmp, target);
+  if (hadOld) Deno.removeSync(old, { recursive: true });
+  return `${target}/main.js`;
+}
+
+if (import.meta.main) {
+  const entry = buildBundle();
+  if (!Deno.args.includes("--quiet")) console.log(`wrote ${entry}`);
+}

@@ -1,0 +1,50 @@
+/**
+ * `exec --detach` without boot as the parent: engines (conmon, the containerd shim) run `runtime exec
+ * --detach --pid-file F` under a subreaper and reap the process named in F themselves, as with runc. So the
+ * wrapper spawns the exec'd init from boot's plan (PrepareExec) and exits once the process runs; the
+ * process is re-parented to the engine's subreaper. Non-detached execs go through ExecuteAsync + WaitPID.
+ */
+import type { Kernel } from "../../ffi/kernel.ts";
+import { P, W } from "../../ffi/consts.ts";
+import { spawnInit, startExecInit } from "../boot/spawn_init.ts";
+import type { Control, ExecArgs } from "./control.ts";
+
+/** The exec'd init's environment: ours, minus what engines leak (the app gets process.env at exec). */
+export function execInitEnv(env: Record<string, string>): string[] {
+  return Object.entries(env).filter(([k]) => !k.startsWith("_OCI_")).map(([k, v]) => `${k}=${v}`);
+}
+
+/**
+ * Spawns the process `args` describes as our own child, in the container boot (`control`) runs, with
+ * `stdio` as its fds 0–2. Returns its host pid once it has exec'd. The caller is expected to exit soon
+ * after, leaving the process to its subreaper.
+ */
+export function spawnDetachedExec(
+  k: Kernel,
+  control: Control,
+  args: ExecArgs,
+  stdio: [number, number, number],
+): number {
+  const { plan, cgroupFds } = control.prepareExec(args);
+  try {
+    const started = spawnInit(k, {
+      config: plan.Config,
+      stdio,
+      preserved: [],
+      rootFd: null,
+      bindFds: {},
+      pidns: plan.PidNS,
+      cgroupFds,
+      globalFlags: plan.GlobalFlags,
+    }, execInitEnv(Deno.env.toObject()));
+    try {
+      startExecInit(k, started);
+    } catch (e) {
+      k.waitid(P.PID, started.pid, W.EXITED); // killed by startExecInit; ours to reap
+      throw e;
+    }
+    return started.pid;
+  } finally {
+    for (const fd of cgroupFds) k.close(fd);
+  }
+}

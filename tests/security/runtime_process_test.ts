@@ -1,0 +1,97 @@
+/**
+ * The runtime's own processes seen from a container (CVE-2019-5736 and CVE-2016-9962 classes): a container
+ * that shares the host's pid namespace, and so sees boot and the init of a second, created container, tries
+ * to ptrace them, to open their /proc/PID/exe for writing, and to reach their root, cwd, fds and environment.
+ * Both containers hold the same (default) capabilities, so only init's non-dumpable state stands between the
+ * attacker and the created container's init; boot is protected by holding capabilities the container lacks.
+ */
+import assert from "node:assert/strict";
+import { addToolbox, expectCode, Fixture, HAVE_PERL, nr, perl, PrivateRootfs, run } from "./helpers.ts";
+import { ok, state } from "../cli/helpers.ts";
+
+const PTRACE_ATTACH = 16;
+const PTRACE_DETACH = 17;
+
+function ppid(pid: number): number {
+  return Number(/^PPid:\s+(\d+)$/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`))![1]);
+}
+
+/** Perl that attacks every pid on its command line and reports one line per attempt. */
+function attackScript(): string {
+  return `
+    sub report { my ($what, $pid, $okay) = @_; print "$what $pid ", ($okay ? "SUCCEEDED" : "refused:" . ($!+0)), "\\n"; }
+    push @ARGV, getppid();  # without a pid namespace, the app's parent is its boot
+    for my $pid (map { $_ + 0 } @ARGV) {  # numbers: syscall() passes strings as pointers
+      my $r = syscall(${nr("ptrace")}, ${PTRACE_ATTACH}, $pid, 0, 0);
+      report("ptrace", $pid, $r == 0);
+      syscall(${nr("ptrace")}, ${PTRACE_DETACH}, $pid, 0, 0) if $r == 0;
+      report("exe-write", $pid, sysopen(my $fh, "/proc/$pid/exe", 1));
+      report("root", $pid, opendir(my $dh, "/proc/$pid/root/"));
+      report("cwd", $pid, opendir(my $ch, "/proc/$pid/cwd/"));
+      opendir(my $fd, "/proc/$pid/fd/");
+      my @links = grep { defined readlink("/proc/$pid/fd/$_") } grep { !/^[.]/ } readdir($fd);
+      report("fd", $pid, @links > 0);
+      report("environ", $pid, open(my $eh, "<", "/proc/$pid/environ") && defined(<$eh>));
+      report("mem", $pid, open(my $mh, "<", "/proc/$pid/mem"));
+    }
+  `;
+}
+
+Deno.test({
+  name: "runtime processes: a container cannot ptrace, or open the exe, root, fds or memory of init and boot",
+  ignore: !HAVE_PERL,
+  fn: async () => {
+    const fx = new Fixture();
+    const rootfs = new PrivateRootfs();
+    try {
+      await ok(fx.root, ["create", "--bundle", fx.bundle(["sleep", "60"]), "victim"]);
+      const init = (await state(fx.root, "victim")).pid;
+      const boot = ppid(init);
+      assert.equal(Deno.readTextFileSync(`/proc/${init}/status`).match(/^State:\s+(\S)/m)![1], "S");
+      const r = await run(fx, [...perl(attackScript()), "--", String(init), String(boot)], (s) => {
+        s.root = { path: rootfs.dir, readonly: false };
+        addToolbox(s, rootfs);
+        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "pid");
+        // Hide nothing that would make the attack fail for other reasons: /proc stays fully readable.
+        s.linux!.maskedPaths = [];
+        s.linux!.readonlyPaths = [];
+      });
+      expectCode(r, 0, "attacker");
+      const lines = r.stdout.trim().split("\n");
+      assert.equal(lines.length, 3 * 7, r.stdout);
+      for (const line of lines) assert.match(line, / refused:\d+$/, line);
+      // The victim's init never noticed: it still waits for its start byte, then runs.
+      await ok(fx.root, ["start", "victim"]);
+      assert.equal((await state(fx.root, "victim")).status, "running");
+      assert.match(Deno.readTextFileSync(`/proc/${init}/status`), /^TracerPid:\s+0$/m);
+    } finally {
+      rootfs.cleanup();
+      await fx.cleanup();
+    }
+  },
+});
+
+Deno.test("runtime processes: init is not dumpable until execve; the app is", async () => {
+  const fx = new Fixture();
+  try {
+    await ok(fx.root, ["create", "--bundle", fx.bundle(["sleep", "60"]), "d1"]);
+    const pid = (await state(fx.root, "d1")).pid;
+    // A non-dumpable process's /proc files belong to root:root whatever its credentials; the app's follow
+    // its user again after execve.
+    const user = 4242;
+    await ok(fx.root, ["delete", "--force", "d1"]);
+    await ok(fx.root, [
+      "create",
+      "--bundle",
+      fx.bundle(["sleep", "60"], (s) => (s.process!.user = { uid: user, gid: user })),
+      "d2",
+    ]);
+    const pid2 = (await state(fx.root, "d2")).pid;
+    assert.notEqual(pid, pid2);
+    assert.equal(Deno.statSync(`/proc/${pid2}/environ`).uid, 0, "init (waiting for start): not dumpable");
+    await ok(fx.root, ["start", "d2"]);
+    assert.equal(Deno.statSync(`/proc/${pid2}/environ`).uid, user, "the app: dumpable again");
+  } finally {
+    await fx.cleanup();
+  }
+});
