@@ -4,13 +4,14 @@ import { SIGNALS } from "../../ffi/consts.ts";
 const SIGRTMIN = 34, SIGRTMAX = 64;
 
 /**
- * The signal number for `s`: a decimal number (1..64), a name with or without "SIG" in any case
+ * The signal number for `s`: a decimal number (0..64; 0 only checks that the container's process is
+ * alive, as `kill(2)` and runc do), a name with or without "SIG" in any case
  * ("TERM", "sigkill", "SIGUSR1"), or RTMIN+n / RTMAX-n. Throws an Error naming the input otherwise.
  */
 export function parseSignal(s: string): number {
   if (/^[0-9]+$/.test(s)) {
     const n = Number(s);
-    if (n >= 1 && n <= SIGRTMAX) return n;
+    if (n >= 0 && n <= SIGRTMAX) return n;
     throw new Error(`invalid signal number: ${s}`);
   }
   let name = s.toUpperCase();

@@ -2,6 +2,7 @@
  * End to end: exec, ps, list, events, spec, features, the console socket, hooks, bind mounts and signal
  * forwarding of bin/runts. Needs root.
  */
+import { buildRootfs } from "../util/rootfs.ts";
 import assert from "node:assert/strict";
 import { F, linux, O, SOCK } from "../../ffi/mod.ts";
 import { isErrno } from "../../ffi/error.ts";
@@ -120,6 +121,24 @@ Deno.test("ps, list and events", async () => {
     await waitFor(async () => (await state(fx.root, "l1")).status === "stopped", "stopped");
     assert.equal(await ok(fx.root, ["ps", "--format", "json", "l1"]), "[]\n");
   } finally {
+    await fx.cleanup();
+  }
+});
+
+Deno.test("a bundle from `runts spec` plus a busybox rootfs runs under `runts run`", async () => {
+  const fx = new Fixture();
+  const dir = Deno.makeTempDirSync({ prefix: "runts-specrun-" });
+  try {
+    await ok(fx.root, ["spec"], { cwd: dir });
+    buildRootfs(`${dir}/rootfs`);
+    // The default process is an interactive `sh`: feed it a script on stdin.
+    const r = await runts(fx.root, ["run", "--bundle", dir, `specrun-${Deno.pid}`], {
+      stdin: "echo hello from $(hostname) as $(id -u); exit 4\n",
+    });
+    assert.equal(r.code, 4, r.stderr);
+    assert.equal(r.stdout.trim(), "hello from runts as 0");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
     await fx.cleanup();
   }
 });

@@ -64,7 +64,8 @@ Deno.test("parseSignal: names with or without SIG in any case, numbers, realtime
   assert.equal(parseSignal("RTMIN"), 34);
   assert.equal(parseSignal("SIGRTMIN+2"), 36);
   assert.equal(parseSignal("RTMAX-1"), 63);
-  for (const bad of ["0", "65", "FOO", "SIG", "RTMIN-1", "-9", ""]) {
+  assert.equal(parseSignal("0"), 0, "signal 0 probes the process, as kill(2) and runc allow");
+  for (const bad of ["65", "FOO", "SIG", "RTMIN-1", "-9", ""]) {
     assert.throws(() => parseSignal(bad), bad);
   }
 });

@@ -120,6 +120,8 @@ Deno.test("kill works on a created container; kill --all; signal names", async (
     await ok(fx.root, ["delete", "k1"]);
 
     await ok(fx.root, ["run", "-d", "--bundle", fx.bundle(["sh", "-c", "sleep 60 & wait"]), "k2"]);
+    await ok(fx.root, ["kill", "k2", "0"]); // a liveness probe, as with runc
+    assert.equal((await state(fx.root, "k2")).status, "running");
     await ok(fx.root, ["kill", "--all", "k2", "9"]);
     await waitFor(async () => (await state(fx.root, "k2")).status === "stopped", "kill --all");
     await ok(fx.root, ["delete", "k2"]);
