@@ -5,6 +5,7 @@ import type { FlagSet, Ref } from "../flag/flag.ts";
 import { linux } from "../../ffi/mod.ts";
 import type { InitConfig } from "../init/config.ts";
 import { runInit } from "../init/init.ts";
+import { MAX_SPEC_BYTES, readAll } from "../specutils/read_all.ts";
 
 class Init implements Command {
   readonly name = "init";
@@ -21,27 +22,12 @@ class Init implements Command {
     if (this.configFd.value < 0 || f.nArg() !== 0) return ExitStatus.UsageError;
     const fd = this.configFd.value;
     linux.lseek(fd, 0, 0);
-    const chunks: Uint8Array[] = [];
-    for (;;) {
-      const buf = new Uint8Array(65536);
-      const n = linux.read(fd, buf);
-      if (n === 0) break;
-      chunks.push(buf.subarray(0, n));
-    }
+    // The configuration carries the spec and the mount list: allow twice a spec's size.
+    const bytes = readAll(linux, fd, 2 * MAX_SPEC_BYTES);
     linux.close(fd);
-    const cfg = JSON.parse(new TextDecoder().decode(concat(chunks))) as InitConfig;
+    const cfg = JSON.parse(new TextDecoder().decode(bytes)) as InitConfig;
     runInit(linux, cfg);
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 /** The init subcommand. */

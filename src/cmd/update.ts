@@ -12,6 +12,7 @@ import { ContainerError } from "../container/errors.ts";
 import { updateCgroups } from "../cgroups/container.ts";
 import { log } from "../log/log.ts";
 import { failWith, loadContainer } from "./oci.ts";
+import { readAll } from "../specutils/specutils.ts";
 
 const UNITS: Record<string, number> = {
   "": 1,
@@ -157,7 +158,7 @@ class Update implements Command {
   }
 
   private read(source: string): LinuxResources {
-    const text = source === "-" ? new TextDecoder().decode(readAllStdin()) : Deno.readTextFileSync(source);
+    const text = source === "-" ? new TextDecoder().decode(readAll(linux, 0)) : Deno.readTextFileSync(source);
     const r = JSON.parse(text);
     if (!r || typeof r !== "object" || Array.isArray(r)) {
       throw new Error("--resources: expected a JSON object");
@@ -189,24 +190,6 @@ class Update implements Command {
     }
     return ExitStatus.Success;
   }
-}
-
-/** All of stdin. */
-function readAllStdin(): Uint8Array {
-  const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(65536);
-  for (;;) {
-    const n = Deno.stdin.readSync(buf);
-    if (n === null || n === 0) break;
-    chunks.push(buf.slice(0, n));
-  }
-  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 /** The update command. */

@@ -1,51 +1,12 @@
 /** The `linux.seccomp` part of `runts features` (runtime-spec features.md). */
 import { LibseccompUnavailable, openLibseccomp, SCMP_CMP } from "../../ffi/seccomp.ts";
 import { archName } from "./profile.ts";
+import { SECCOMP_ACTION_NAMES, SECCOMP_ARCH_NAMES, SECCOMP_FLAG_NAMES } from "../specutils/seccomp_names.ts";
 
 /** Every action runts compiles (SCMP_ACT_NOTIFY is refused: runts has no seccomp agent support). */
-const ACTIONS = [
-  "SCMP_ACT_ALLOW",
-  "SCMP_ACT_ERRNO",
-  "SCMP_ACT_KILL",
-  "SCMP_ACT_KILL_PROCESS",
-  "SCMP_ACT_KILL_THREAD",
-  "SCMP_ACT_LOG",
-  "SCMP_ACT_TRACE",
-  "SCMP_ACT_TRAP",
-];
-
-const ARCHES = [
-  "X86",
-  "X86_64",
-  "X32",
-  "ARM",
-  "AARCH64",
-  "MIPS",
-  "MIPS64",
-  "MIPS64N32",
-  "MIPSEL",
-  "MIPSEL64",
-  "MIPSEL64N32",
-  "PPC",
-  "PPC64",
-  "PPC64LE",
-  "RISCV64",
-  "S390",
-  "S390X",
-  "PARISC",
-  "PARISC64",
-  "LOONGARCH64",
-  "M68K",
-  "SH",
-  "SHEB",
-].map((a) => `SCMP_ARCH_${a}`);
-
-const KNOWN_FLAGS = [
-  "SECCOMP_FILTER_FLAG_TSYNC",
-  "SECCOMP_FILTER_FLAG_LOG",
-  "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-  "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
-];
+const ACTIONS = SECCOMP_ACTION_NAMES.filter((a) => a !== "SCMP_ACT_NOTIFY");
+const ARCHES = SECCOMP_ARCH_NAMES;
+const KNOWN_FLAGS = SECCOMP_FLAG_NAMES;
 
 /** What runts can do with linux.seccomp here: nothing without libseccomp. */
 export function seccompFeatures(): Record<string, unknown> {

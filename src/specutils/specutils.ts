@@ -2,6 +2,7 @@
  * Reading and checking the OCI spec (runsc's specutils): the spec from an inherited fd, the mounts file,
  * and the debug dump of the spec.
  */
+import { MAX_SPEC_BYTES, readAll } from "./read_all.ts";
 import type { Kernel } from "../../ffi/mod.ts";
 import { SpecError } from "./errors.ts";
 import { absOf, clean, isAbs, join } from "./path.ts";
@@ -17,8 +18,6 @@ export interface DebugLogger {
   debug(m: string): void;
 }
 
-/** Files bigger than this are refused: no legitimate config.json comes close. */
-export const MAX_SPEC_BYTES = 64 << 20;
 /** How much of an unparsable file an error message quotes. */
 const EXCERPT_BYTES = 4096;
 const SEEK_SET = 0;
@@ -130,27 +129,6 @@ export function logSpec(spec: Spec, log: DebugLogger, debugEnabled = true): void
   log.debug(`Spec:\n${text}`);
 }
 
-/** Reads `fd` to EOF through the Kernel, refusing more than MAX_SPEC_BYTES. */
-function readAll(k: Kernel, fd: number): Uint8Array {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const buf = new Uint8Array(64 * 1024);
-    const n = k.read(fd, buf);
-    if (!(n > 0)) break;
-    total += n;
-    if (total > MAX_SPEC_BYTES) throw new Error(`file is larger than ${MAX_SPEC_BYTES} bytes`);
-    chunks.push(buf.subarray(0, n));
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 function decode(bytes: Uint8Array): string {
   // Invalid UTF-8 becomes U+FFFD, as Go's decoder does.
   return new TextDecoder().decode(bytes);
@@ -173,3 +151,5 @@ function excerpt(text: string): string {
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+export { MAX_SPEC_BYTES, readAll };

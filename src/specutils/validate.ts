@@ -4,6 +4,12 @@
  * then a semantic pass applies runsc's ValidateSpec rules plus the runc-style checks runts adds. The first
  * problem found is thrown as a SpecError whose message names the field.
  */
+import {
+  SECCOMP_ACTION_NAMES,
+  SECCOMP_ARCH_NAMES,
+  SECCOMP_FLAG_NAMES,
+  SECCOMP_OP_NAMES,
+} from "./seccomp_names.ts";
 import { RLIMIT } from "../../ffi/mod.ts";
 import { isCapability } from "./capabilities.ts";
 import { SpecError } from "./errors.ts";
@@ -297,59 +303,10 @@ const SCHED_FLAGS = new Set([
   "SCHED_FLAG_UTIL_CLAMP_MAX",
 ]);
 const IOPRIO_CLASSES = new Set(["IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"]);
-const SECCOMP_ACTIONS = new Set([
-  "SCMP_ACT_KILL",
-  "SCMP_ACT_KILL_PROCESS",
-  "SCMP_ACT_KILL_THREAD",
-  "SCMP_ACT_TRAP",
-  "SCMP_ACT_ERRNO",
-  "SCMP_ACT_TRACE",
-  "SCMP_ACT_ALLOW",
-  "SCMP_ACT_LOG",
-  "SCMP_ACT_NOTIFY",
-]);
-const SECCOMP_OPS = new Set([
-  "SCMP_CMP_NE",
-  "SCMP_CMP_LT",
-  "SCMP_CMP_LE",
-  "SCMP_CMP_EQ",
-  "SCMP_CMP_GE",
-  "SCMP_CMP_GT",
-  "SCMP_CMP_MASKED_EQ",
-]);
-const SECCOMP_FLAGS = new Set([
-  "SECCOMP_FILTER_FLAG_TSYNC",
-  "SECCOMP_FILTER_FLAG_LOG",
-  "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-  "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
-]);
-const SECCOMP_ARCHES = new Set(
-  [
-    "X86",
-    "X86_64",
-    "X32",
-    "ARM",
-    "AARCH64",
-    "MIPS",
-    "MIPS64",
-    "MIPS64N32",
-    "MIPSEL",
-    "MIPSEL64",
-    "MIPSEL64N32",
-    "PPC",
-    "PPC64",
-    "PPC64LE",
-    "S390",
-    "S390X",
-    "PARISC",
-    "PARISC64",
-    "RISCV64",
-    "LOONGARCH64",
-    "M68K",
-    "SH",
-    "SHEB",
-  ].map((a) => `SCMP_ARCH_${a}`),
-);
+const SECCOMP_ACTIONS = new Set(SECCOMP_ACTION_NAMES);
+const SECCOMP_OPS = new Set(SECCOMP_OP_NAMES);
+const SECCOMP_FLAGS = new Set(SECCOMP_FLAG_NAMES);
+const SECCOMP_ARCHES = new Set(SECCOMP_ARCH_NAMES);
 const DEVICE_TYPES = new Set(["c", "b", "u", "p"]);
 const CGROUP_DEVICE_TYPES = new Set(["a", "b", "c"]);
 const TIME_CLOCKS = new Set(["monotonic", "boottime"]);

@@ -8,6 +8,7 @@ import { freshId, runToExit } from "../boot/harness.ts";
 import { buildLayout, directoryOf, parseControllers } from "../../src/cgroups/layout.ts";
 import { cgroupPathIn } from "../../src/cgroups/path.ts";
 import { canUseCgroups } from "./helpers.ts";
+import { exists } from "../util/rootfs.ts";
 
 const MiB = 1024 * 1024;
 
@@ -24,15 +25,6 @@ function ownedDirs(id: string): string[] {
       h.version === 1 ? cgroupPathIn(h, { path: `runts-${id}`, relative: true }) : `/runts-${id}`,
     )
   );
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 for (const setupRoot of [false, true]) {

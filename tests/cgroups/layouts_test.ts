@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { Fixture, RUNTS } from "../cli/helpers.ts";
 import { canUseCgroups, keyed } from "./helpers.ts";
 import type { CgroupRecord } from "../../src/cgroups/manager.ts";
+import { exists } from "../util/rootfs.ts";
 
 const V1_CONTROLLERS = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids"];
 
@@ -41,15 +42,6 @@ async function inPrivateMounts(
     stderr: "piped",
   }).output();
   return { code: r.code, err: new TextDecoder().decode(r.stderr) };
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const id = () => `cgl-${crypto.randomUUID().slice(0, 8)}`;

@@ -4,7 +4,7 @@
  * network namespace of its own), commands run inside it with a hard timeout, clean-up by pid, and the
  * runts-versus-runc scenario table.
  */
-import { cachedRootfs } from "../util/rootfs.ts";
+import { cachedRootfs, exists } from "../util/rootfs.ts";
 
 /** The launcher under test. */
 export const RUNTS = new URL("../../bin/runts", import.meta.url).pathname;
@@ -20,15 +20,6 @@ export interface Result {
   code: number;
   stdout: string;
   stderr: string;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The first of `names` found in the usual binary directories, or null. */

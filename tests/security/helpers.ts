@@ -4,7 +4,7 @@
  * is essential) and strace for raw syscalls, and small runners around bin/runts.
  */
 import { Fixture, type Result, runts } from "../cli/helpers.ts";
-import { cachedRootfs } from "../util/rootfs.ts";
+import { cachedRootfs, exists } from "../util/rootfs.ts";
 import { type SyscallName, syscallNumber } from "../../ffi/arch.ts";
 import type { Mount, Spec } from "../../src/specutils/spec.ts";
 
@@ -15,15 +15,6 @@ const SHARED_ROOTFS = Deno.realPathSync(cachedRootfs());
 
 /** The host's perl, which the toolbox exposes at the same path. */
 export const PERL = "/usr/bin/perl";
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** True when the host has perl under /usr (tests that need raw syscalls in the container skip otherwise). */
 export const HAVE_PERL = exists(PERL);

@@ -20,7 +20,8 @@ function run(cmd: string, args: string[]): { ok: boolean; out: string } {
   return { ok: r.success, out: decoder.decode(r.stdout) };
 }
 
-function exists(path: string): boolean {
+/** True when `path` exists (following symlinks). */
+export function exists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;

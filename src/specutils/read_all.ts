@@ -1,0 +1,26 @@
+/** Reading a whole spec-sized file from an fd (no heavy imports: init uses it on its hot path). */
+import type { Kernel } from "../../ffi/kernel.ts";
+
+/** Files bigger than this are refused: no legitimate config.json comes close. */
+export const MAX_SPEC_BYTES = 64 << 20;
+
+/** Reads `fd` to its end through the Kernel, refusing more than `limit` bytes. */
+export function readAll(k: Kernel, fd: number, limit = MAX_SPEC_BYTES): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const buf = new Uint8Array(64 * 1024);
+    const n = k.read(fd, buf);
+    if (!(n > 0)) break;
+    total += n;
+    if (total > limit) throw new Error(`file is larger than ${limit} bytes`);
+    chunks.push(buf.subarray(0, n));
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
