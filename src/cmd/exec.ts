@@ -23,6 +23,7 @@ import { waitRelaying } from "../sandbox/relay.ts";
 import { SignalMode } from "../sandbox/control.ts";
 import { log } from "../log/log.ts";
 import { fail, failWith, loadContainer } from "./oci.ts";
+import { loadContainerModules } from "../container/container.ts";
 
 /** The command-line overrides of `exec` without --process (runc's getProcess). */
 export interface ExecOverrides {
@@ -201,6 +202,7 @@ class Exec implements Command {
         stdio = [channel.inner, channel.inner, channel.inner];
       }
       let pid: number;
+      await loadContainerModules();
       try {
         pid = c.execute(process, stdio, detach);
       } catch (e) {

@@ -9,12 +9,10 @@ import { isErrno } from "../../ffi/error.ts";
 import type { Config } from "../config/config.ts";
 import { log } from "../log/log.ts";
 import type { Process, Spec } from "../specutils/spec.ts";
-import { readSpecFromFile } from "../specutils/specutils.ts";
 import { absOf } from "../specutils/path.ts";
 import { controlAddress } from "../sandbox/boot_args.ts";
 import { Control, type ExecArgs, SignalMode } from "../sandbox/control.ts";
 import { resolveMounts } from "../sandbox/mounts.ts";
-import { spawnDetachedExec } from "../sandbox/exec.ts";
 import {
   closeConsoleChannel,
   type ConsoleChannel,
@@ -35,7 +33,38 @@ import { isAlive, readProcStat } from "./proc.ts";
 import { type LiveState, resolveLiveState } from "./status.ts";
 import { type ContainerRecord, StateDir, type Status } from "./state_file.ts";
 import { writeFileAtomic } from "./atomic.ts";
-import { openCgroupDirs, removeCgroups, setUpCgroups, thawCgroups } from "../cgroups/container.ts";
+
+/**
+ * Modules that only create, start, delete and exec need (spec validation, cgroups, exec spawning): imported
+ * on demand, so that state, kill, ps and list start faster.
+ */
+interface HeavyModules {
+  readSpecFromFile: typeof import("../specutils/specutils.ts").readSpecFromFile;
+  cgroups: typeof import("../cgroups/container.ts");
+  spawnDetachedExec: typeof import("../sandbox/exec.ts").spawnDetachedExec;
+}
+
+let heavy: HeavyModules | undefined;
+
+/** Loads the modules create, start, delete and exec need; call before those. */
+export async function loadContainerModules(): Promise<void> {
+  if (heavy) return;
+  const [specutils, cgroups, exec] = await Promise.all([
+    import("../specutils/specutils.ts"),
+    import("../cgroups/container.ts"),
+    import("../sandbox/exec.ts"),
+  ]);
+  heavy = {
+    readSpecFromFile: specutils.readSpecFromFile,
+    cgroups,
+    spawnDetachedExec: exec.spawnDetachedExec,
+  };
+}
+
+function modules(): HeavyModules {
+  if (!heavy) throw new Error("internal error: loadContainerModules() was not awaited");
+  return heavy;
+}
 
 /** The runtime-spec version of the state documents runts prints. */
 export const OCI_VERSION = "1.2.0";
@@ -104,6 +133,7 @@ export class Container {
     opts: CreateOptions,
   ): Promise<{ container: Container; ttyMaster?: number }> {
     validateID(opts.id);
+    await loadContainerModules();
     const bundle = absOf(Deno.cwd(), opts.bundle);
     const dir = new StateDir(stateRoot(conf), opts.id);
     dir.createExclusive();
@@ -120,7 +150,7 @@ export class Container {
       } catch (e) {
         throw new ContainerError("invalid", `cannot open ${bundle}/config.json: ${(e as Error).message}`);
       }
-      const spec = readSpecFromFile(k, bundle, specFd, (w) => log.warning(w));
+      const spec = modules().readSpecFromFile(k, bundle, specFd, (w) => log.warning(w));
       if (!spec.process) throw new ContainerError("invalid", "spec has no process");
       if (!spec.root?.path) throw new ContainerError("invalid", "spec has no root.path");
       const terminal = spec.process.terminal === true;
@@ -144,14 +174,14 @@ export class Container {
       });
       c.save();
       // The cgroups exist, limits set, before boot starts; init joins them before it execs the app.
-      c.rec.cgroups = setUpCgroups(k, spec, opts.id, {
+      c.rec.cgroups = modules().cgroups.setUpCgroups(k, spec, opts.id, {
         systemd: conf.systemdCgroup,
         rootless: conf.rootless,
         warn: (m) => log.warning(m),
         record: (rec) => (c!.rec.cgroups = rec, c!.save()),
       }) ?? undefined;
       c.save();
-      if (c.rec.cgroups) cgroupFds = openCgroupDirs(k, c.rec.cgroups);
+      if (c.rec.cgroups) cgroupFds = modules().cgroups.openCgroupDirs(k, c.rec.cgroups);
 
       let stdio: [number, number, number] = [0, 1, 2];
       if (terminal) {
@@ -246,7 +276,9 @@ export class Container {
         undo("releasing boot", () => abandonCreate(k, sb));
       }
       if (c && c.rec.bootPid > 0) undo("killing the container", () => c!.kill());
-      if (c?.rec.cgroups) undo("removing its cgroups", () => removeCgroups(k, c!.rec.cgroups!));
+      if (c?.rec.cgroups) {
+        undo("removing its cgroups", () => modules().cgroups.removeCgroups(k, c!.rec.cgroups!));
+      }
       undo("removing its state", () => dir.remove());
       throw e;
     } finally {
@@ -346,6 +378,7 @@ export class Container {
    * Takes the lock itself.
    */
   async start(): Promise<void> {
+    await loadContainerModules();
     const lock = this.lock();
     try {
       const live = this.liveState();
@@ -446,6 +479,7 @@ export class Container {
    * what is left, waits for boot to go, runs the poststop hooks and removes the state. Takes the lock.
    */
   async delete(force: boolean): Promise<void> {
+    await loadContainerModules();
     const lock = this.lock();
     try {
       const live = this.liveState();
@@ -494,7 +528,7 @@ export class Container {
     // Frozen (paused) processes do not die until they are thawed.
     if (this.rec.cgroups) {
       try {
-        thawCgroups(this.k, this.rec.cgroups);
+        modules().cgroups.thawCgroups(this.k, this.rec.cgroups);
       } catch (e) {
         log.warning(`thawing container ${this.id}: ${(e as Error).message}`);
       }
@@ -576,7 +610,7 @@ export class Container {
     };
     try {
       // Detached: our own child, so that it ends up with the engine's subreaper (src/sandbox/exec.ts).
-      if (detached) return spawnDetachedExec(this.k, this.control(), args, stdio);
+      if (detached) return modules().spawnDetachedExec(this.k, this.control(), args, stdio);
       return this.control().executeAsync(args, stdio);
     } catch (e) {
       throw this.notRunningOr(e);
@@ -592,7 +626,7 @@ export class Container {
   private removeCgroup(): void {
     if (!this.rec.cgroups) return;
     try {
-      removeCgroups(this.k, this.rec.cgroups);
+      modules().cgroups.removeCgroups(this.k, this.rec.cgroups);
     } catch (e) {
       log.warning(`container ${this.id}: ${(e as Error).message}`);
     }
