@@ -140,28 +140,16 @@ function readMemory(view: CgroupView, s: CgroupStats): void {
   s.memory.raw = parseKeyedExact(text);
   if (d.version === 1) {
     s.memory.cache = raw.cache ?? raw.total_cache ?? 0;
-    s.memory.usage = {
-      usage: num(dir, "memory.usage_in_bytes"),
-      max: num(dir, "memory.max_usage_in_bytes"),
-      failcnt: num(dir, "memory.failcnt"),
-      limit: num(dir, "memory.limit_in_bytes"),
-    };
-    if (dir.has("memory.memsw.usage_in_bytes")) {
-      s.memory.swap = {
-        usage: num(dir, "memory.memsw.usage_in_bytes"),
-        max: num(dir, "memory.memsw.max_usage_in_bytes"),
-        failcnt: num(dir, "memory.memsw.failcnt"),
-        limit: num(dir, "memory.memsw.limit_in_bytes"),
-      };
-    }
-    if (dir.has("memory.kmem.usage_in_bytes")) {
-      s.memory.kernel = {
-        usage: num(dir, "memory.kmem.usage_in_bytes"),
-        max: num(dir, "memory.kmem.max_usage_in_bytes"),
-        failcnt: num(dir, "memory.kmem.failcnt"),
-        limit: num(dir, "memory.kmem.limit_in_bytes"),
-      };
-    }
+    // v1 reports each counter family as <prefix>usage_in_bytes, max_usage_in_bytes, failcnt, limit_in_bytes.
+    const family = (prefix: string) => ({
+      usage: num(dir, `${prefix}usage_in_bytes`),
+      max: num(dir, `${prefix}max_usage_in_bytes`),
+      failcnt: num(dir, `${prefix}failcnt`),
+      limit: num(dir, `${prefix}limit_in_bytes`),
+    });
+    s.memory.usage = family("memory.");
+    if (dir.has("memory.memsw.usage_in_bytes")) s.memory.swap = family("memory.memsw.");
+    if (dir.has("memory.kmem.usage_in_bytes")) s.memory.kernel = family("memory.kmem.");
     const oom = parseKeyed(dir.read("memory.oom_control"));
     if (oom.oom_kill !== undefined) s.memory.oom_kill = oom.oom_kill;
     return;
