@@ -87,6 +87,7 @@ const TABLE = {
   mount_setattr: [442, 442],
   flock: [73, 32],
   sched_setattr: [314, 274],
+  ppoll: [271, 73],
   ioprio_set: [251, 30],
   uname: [63, 160],
   ptrace: [101, 117],

@@ -175,6 +175,8 @@ export interface SocketCalls {
 
 /** epoll, the one waiter of an event loop. */
 export interface EpollCalls {
+  /** ppoll(2) on one fd from the calling thread: the revents, or 0 when `timeoutMs` passed first. */
+  pollOne(fd: number, events: number, timeoutMs: number): number;
   epollCreate(): number;
   epollCtl(epfd: number, op: number, fd: number, events: number): void;
   /** Waits on a blocking-pool thread; returns [fd, events] pairs. */

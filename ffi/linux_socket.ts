@@ -141,6 +141,15 @@ const DATA_OFF = Deno.build.arch === "aarch64" ? 8 : 4;
 
 /** The real epoll calls. */
 export const linuxEpoll: EpollCalls = {
+  pollOne(fd, events, timeoutMs) {
+    const pfd = new DataView(new ArrayBuffer(8));
+    pfd.setInt32(0, fd, true);
+    pfd.setInt16(4, events, true);
+    const ms = Math.max(0, Math.ceil(timeoutMs));
+    const ts = new BigInt64Array([BigInt(Math.floor(ms / 1000)), BigInt((ms % 1000) * 1_000_000)]);
+    const n = sys("ppoll", `fd ${fd}`, addr(new Uint8Array(pfd.buffer)), 1, addr(ts), 0, 8);
+    return n === 0 ? 0 : pfd.getInt16(6, true);
+  },
   epollCreate() {
     return sys("epoll_create1", "", 0o2000000);
   },
@@ -153,7 +162,13 @@ export const linuxEpoll: EpollCalls = {
   },
   async epollWait(epfd, max, timeoutMs) {
     const buf = new Uint8Array(EVENT_SIZE * max);
-    const n = Number(await sysBlocking("epoll_pwait", epfd, addr(buf), max, timeoutMs, 0, 8));
+    let n = Number(await sysBlocking("epoll_pwait", epfd, addr(buf), max, timeoutMs, 0, 8));
+    if (n < 0) {
+      // errno stayed on the pool thread: ask again without waiting, here, to learn it (EINTR is no error).
+      const r = rawSyscall("epoll_pwait", epfd, addr(buf), max, 0, 0, 8);
+      if (r < 0n && r !== -4n) throw new SyscallError("epoll_pwait", `epfd ${epfd}`, Number(-r));
+      n = Math.max(0, Number(r));
+    }
     const out: Array<[number, number]> = [];
     const v = new DataView(buf.buffer);
     for (let i = 0; i < n; i++) {

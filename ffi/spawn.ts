@@ -37,7 +37,7 @@ function spawnAttr(setsid: boolean): Uint8Array {
   const attr = new Uint8Array(ATTR_SIZE);
   const view = new DataView(attr.buffer);
   view.setInt16(0, SETSIGDEF | SETSIGMASK | (setsid ? SETSID : 0), true);
-  view.setBigUint64(ATTR_SIGDEFAULT, 0xfffffffcfffffffen, true);
+  view.setBigUint64(ATTR_SIGDEFAULT, 0xfffffffe7fffffffn, true);
   view.setBigUint64(ATTR_SIGMASK, 0n, true);
   return attr;
 }

@@ -6,7 +6,8 @@ import { enterNamespaces, planNamespaces } from "../src/init/namespaces.ts";
 import { ensureInRoot, openInRoot } from "../src/init/paths.ts";
 import { makedev } from "../src/init/devices.ts";
 import type { InitConfig } from "../src/init/config.ts";
-import { exitCodeOf, waitStatus } from "../src/boot/loader.ts";
+import { waitStatus } from "../src/boot/loader.ts";
+import { exitCodeFromWaitStatus as exitCodeOf } from "../src/cmd/cmd.ts";
 import { prepareArgs } from "../src/cmd/capability.ts";
 import { defaultSpec } from "../src/specutils/default_spec.ts";
 
@@ -54,12 +55,27 @@ Deno.test("namespaces: pid is boot's, mount joins last, --network none forces a 
   ];
   const plan = planNamespaces(cfg({ spec }));
   deepEqual(plan.join.map((j) => j.path), ["/run/netns/x", "/proc/1/ns/mnt"]);
-  equal(plan.unshare, CLONE.NEWUTS | CLONE.NEWIPC);
+  equal(
+    plan.unshare,
+    CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNS,
+    "a create always builds in its own mount ns",
+  );
   const none = planNamespaces(cfg({ spec, network: "none" }));
   deepEqual(none.join.map((j) => j.path), ["/proc/1/ns/mnt"]);
   equal(none.unshare & CLONE.NEWNET, CLONE.NEWNET);
   spec.linux!.namespaces = [{ type: "user" }];
   throws(() => planNamespaces(cfg({ spec })), /user namespaces are not supported/);
+});
+
+Deno.test("namespaces: a create without a mount entry still gets its own mount namespace", () => {
+  const spec = defaultSpec();
+  spec.linux!.namespaces = [{ type: "pid" }, { type: "uts" }];
+  equal(planNamespaces(cfg({ spec })).unshare & CLONE.NEWNS, CLONE.NEWNS);
+  equal(
+    planNamespaces(cfg({ spec, mode: "exec", join: [] })).unshare & CLONE.NEWNS,
+    0,
+    "exec joins, never unshares",
+  );
 });
 
 Deno.test("namespaces: entering opens every path before the first setns, with CLONE_FS first", () => {
@@ -71,7 +87,7 @@ Deno.test("namespaces: entering opens every path before the first setns, with CL
   deepEqual(fake.calls[0].args, [CLONE.FS]);
   deepEqual(fake.calls[3].args, [42, CLONE.NEWNET]);
   deepEqual(fake.calls[4].args, [42, CLONE.NEWNS]);
-  deepEqual(fake.calls[7].args, [CLONE.NEWUTS]);
+  deepEqual(fake.calls[7].args, [CLONE.NEWUTS | CLONE.NEWNS]);
 });
 
 Deno.test("paths: a planted symlink and .. resolve inside the root, and missing parents are created", () => {

@@ -593,6 +593,27 @@ Deno.test("urpc: peers with another uid are rejected", async () => {
   }
 });
 
+Deno.test("urpc: allowOnly replaces our own uid as the one non-root caller", async () => {
+  const h = serve({ "x.Echo": (arg) => arg }, true);
+  h.server.allowOnly(4321);
+  try {
+    const owner = await inWorker({
+      address: h.address,
+      uid: 4321,
+      calls: calls({ method: "x.Echo", arg: "ok" }),
+    });
+    assert.deepEqual(owner, [{ ok: true, result: "ok" }]);
+    const other = await inWorker({
+      address: h.address,
+      uid: 65534,
+      calls: calls({ method: "x.Echo", arg: "no" }),
+    });
+    assert.equal(other[0].ok, false, "a caller with another uid is refused");
+  } finally {
+    await h.shutdown();
+  }
+});
+
 Deno.test("urpc: stop() waits for an in-flight call, then closes", async () => {
   let started!: () => void;
   const inFlight = new Promise<void>((r) => started = r);

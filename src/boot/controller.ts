@@ -43,6 +43,13 @@ export class Controller {
     this.#l = loader;
   }
 
+  #paused = false;
+
+  /** An exec'd init joins the frozen cgroup and would never answer: refuse while paused. */
+  #notPaused(): void {
+    if (this.#paused) throw new Error("container is paused");
+  }
+
   #checkCid(cid: unknown): void {
     if (cid !== this.#l.id) throw new Error(`container ${JSON.stringify(cid)} not found`);
   }
@@ -60,6 +67,7 @@ export class Controller {
     return {
       "containerManager.StartRoot": (cid) => {
         this.#checkCid(cid);
+        this.#notPaused();
         this.#l.startRoot();
         return {};
       },
@@ -99,12 +107,15 @@ export class Controller {
       // The cgroup freezer, through the cgroup fds boot was given (see src/cgroups/freezer.ts).
       "containerManager.Pause": (cid) => {
         this.#checkCid(cid);
+        if (this.#l.status !== "running") throw new Error(`cannot pause a ${this.#l.status} container`);
         this.#freeze(true);
+        this.#paused = true;
         return {};
       },
       "containerManager.Resume": (cid) => {
         this.#checkCid(cid);
         this.#freeze(false);
+        this.#paused = false;
         return {};
       },
       "containerManager.State": (cid) => {
@@ -114,6 +125,7 @@ export class Controller {
       "containerManager.ExecuteAsync": (arg, files) => {
         if (!isObject(arg)) throw new Error("ExecuteAsync: expected ExecArgs");
         this.#checkCid(goField(arg, "ContainerID"));
+        this.#notPaused();
         if (files.length !== 3) throw new Error(`ExecuteAsync: want 3 stdio files, got ${files.length}`);
         try {
           return this.#l.execute(execProcess(arg), [files[0], files[1], files[2]]);
@@ -126,6 +138,7 @@ export class Controller {
       "containerManager.PrepareExec": (arg) => {
         if (!isObject(arg)) throw new Error("PrepareExec: expected ExecArgs");
         this.#checkCid(goField(arg, "ContainerID"));
+        this.#notPaused();
         const spawn = this.#l.execSpawn(execProcess(arg), [0, 1, 2], true);
         const fds: number[] = [];
         try {
@@ -151,8 +164,12 @@ export class Controller {
     if (this.#l.exitStatus !== null) throw new Error("container not running");
     switch (mode) {
       case SignalMode.Process: {
+        // The app's pid is safe to signal while boot runs: boot never reaps it, so it cannot be reused.
+        // (An exiting app has already left its cgroup, so the membership test would misreport it.)
         const target = pid === 0 ? this.#l.pid : pid;
-        if (!this.#pids().includes(target)) throw new Error(`process ${target} is not in the container`);
+        if (pid !== 0 && pid !== this.#l.pid && !this.#pids().includes(target)) {
+          throw new Error(`process ${target} is not in the container`);
+        }
         this.#k.kill(target, signo);
         return;
       }
@@ -167,7 +184,11 @@ export class Controller {
         }
         return;
       case SignalMode.ForegroundGroup: {
+        // Only a group led by one of the container's processes: kill(-pid) must never reach the host's.
         const target = pid === 0 ? this.#l.pid : pid;
+        if (target <= 0 || (target !== this.#l.pid && !this.#pids().includes(target))) {
+          throw new Error(`process ${target} is not in the container`);
+        }
         this.#k.kill(-target, signo);
         return;
       }

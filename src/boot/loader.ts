@@ -11,6 +11,8 @@ import { EventLoop } from "../urpc/eventloop.ts";
 import { type Handler, UrpcServer } from "../urpc/server.ts";
 import { READY } from "../init/config.ts";
 import { applyFinalAffinity } from "../init/scheduling.ts";
+import { NOBODY } from "../cmd/capability.ts";
+import { isBindMount } from "../specutils/mount_options.ts";
 import {
   type InitSpawn,
   type PidNamespace,
@@ -67,11 +69,6 @@ export function waitStatus(code: number, status: number): number {
   return (status & 0x7f) | (code === CLD.DUMPED ? 0x80 : 0);
 }
 
-/** Boot's exit code for a wait status: the app's code, or 128+signal (runsc's mapping). */
-export function exitCodeOf(ws: number): number {
-  return ws & 0x7f ? 128 + (ws & 0x7f) : (ws >> 8) & 0xff;
-}
-
 /** An exec'd process that boot started and reaps. */
 interface Execed {
   pid: number;
@@ -124,7 +121,7 @@ export class Loader {
     const rootFd = args.ioFds.length ? args.ioFds[0] : null;
     let next = 1;
     args.mounts.forEach((m, i) => {
-      if (isBind(m) && next < args.ioFds.length) bindFds[String(i)] = args.ioFds[next++];
+      if (isBindMount(m) && next < args.ioFds.length) bindFds[String(i)] = args.ioFds[next++];
     });
     const init = spawnInit(k, {
       config: {
@@ -164,6 +161,8 @@ export class Loader {
     const loop = new EventLoop(k);
     const handlers: Record<string, Handler> = {};
     const server = new UrpcServer(k, loop, args.controllerFd, handlers, log);
+    // As nobody (after --setup-root), boot shares its uid with every other nobody process: serve root only.
+    if (k.getuid() === NOBODY) server.allowOnly(0);
     const loader = new Loader(k, args, init, server, loop);
     Object.assign(handlers, new Controller(k, loader).handlers());
     server.start();
@@ -407,10 +406,6 @@ export class Loader {
       });
     });
   }
-}
-
-function isBind(m: Mount): boolean {
-  return m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind");
 }
 
 /** init's environment: boot's own, minus what engines leak (the app gets spec.process.env at exec). */

@@ -46,7 +46,11 @@ export function setUpCgroups(k: Kernel, spec: Spec, id: string, opts: SetupOptio
   opts.record?.(rec);
   const resources: LinuxResources = spec.linux?.resources ?? {};
   try {
-    createCgroups(fs, layout, rec, { needV2: v2ControllersFor(resources), claim: !spec.linux?.cgroupsPath });
+    createCgroups(fs, layout, rec, {
+      needV2: v2ControllersFor(resources),
+      claim: !spec.linux?.cgroupsPath,
+      progress: opts.record,
+    });
     opts.record?.(rec);
     applyResources(viewOf(fs, rec), resources, {
       k,

@@ -73,6 +73,8 @@ export interface CreateOptions {
    * leftover to take over, one that holds processes belongs to another container (an error).
    */
   claim?: boolean;
+  /** Called whenever `rec.created` has grown, so a record saved here survives a kill part-way. */
+  progress?: (rec: CgroupRecord) => void;
 }
 
 /**
@@ -91,6 +93,12 @@ export function createCgroups(fs: CgroupFs, layout: Layout, rec: CgroupRecord, o
       rec.created.push(dir);
     }
   }
+  let saved = rec.created.length;
+  const progress = () => {
+    if (rec.created.length !== saved) opts.progress?.(rec);
+    saved = rec.created.length;
+  };
+  if (opts.claim) opts.progress?.(rec);
   for (const h of layout.hierarchies) {
     const dir = rec.dirs[h.key];
     if (!dir) continue;
@@ -105,6 +113,7 @@ export function createCgroups(fs: CgroupFs, layout: Layout, rec: CgroupRecord, o
       for (const d of dirs) if (mkdirRetrying(fs, d) && !rec.created.includes(d)) rec.created.push(d);
       if (h.controllers.includes("cpuset")) inheritCpuset(fs, dirs);
     }
+    progress();
   }
 }
 

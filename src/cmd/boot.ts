@@ -15,7 +15,7 @@ import type { Spec } from "../specutils/spec.ts";
 import { lookup } from "../platform/platform.ts";
 import { self } from "../specutils/exe.ts";
 import { setUpChroot } from "./chroot.ts";
-import { callSelfAsNobody, prepareArgs, setCapsAndCallSelf } from "./capability.ts";
+import { BOOT_CAPS, callSelfAsNobody, prepareArgs, setCapsAndCallSelf } from "./capability.ts";
 import { Loader } from "../boot/loader.ts";
 import { testPause } from "../boot/test_pause.ts";
 import { createOwnedCgroups, type OwnedCgroups, removeOwnedCgroups } from "../cgroups/boot_owned.ts";
@@ -165,6 +165,8 @@ class Boot implements Command {
     // Without cgroups from a wrapper, --total-memory and --cpu-num get a cgroup of boot's own.
     const cgroupArgs = this.ownCgroups(k, f.arg(0));
 
+    // After --setup-root: the flags that replace --io-fds and --mounts-fd (detached trees, a mounts memfd).
+    let rootExtra: string[] | null = null;
     if (this.setUpRoot.value) {
       let extra: string[] = [];
       let appCaps = {};
@@ -186,7 +188,10 @@ class Boot implements Command {
           fatalf(`callSelfAsNobody(${JSON.stringify(args)}): ${(e as Error).message}`);
         }
       }
-      this.mountsFd.value = Number(extra.find((a) => a.startsWith("--mounts-fd="))!.split("=")[1]);
+      rootExtra = extra;
+      const value = (a: string) => Number(a.split("=")[1]);
+      this.mountsFd.value = value(extra.find((a) => a.startsWith("--mounts-fd="))!);
+      this.ioFds.value = extra.filter((a) => a.startsWith("--io-fds=")).map(value);
     }
 
     const specWarnings: string[] = [];
@@ -195,12 +200,22 @@ class Boot implements Command {
 
     if (this.applyCaps.value) {
       const caps = structuredClone(spec.process!.capabilities ?? {});
+      // The native loader creates the container itself, so boot keeps BOOT_CAPS on top of the spec's sets
+      // (runsc's Sentry needs only the app's).
+      for (const set of ["bounding", "effective", "permitted"] as const) {
+        caps[set] = [...new Set([...caps[set] ?? [], ...BOOT_CAPS])];
+      }
       if (platform.requirements().requiresCapSysPtrace) {
         for (const set of ["bounding", "effective", "permitted"] as const) {
           caps[set] = [...caps[set] ?? [], "CAP_SYS_PTRACE"];
         }
       }
-      const args = withExtra(prepareArgs(self().args, attached, "setup-root", "apply-caps"), cgroupArgs);
+      const args = rootExtra
+        ? withExtra(
+          prepareArgs(self().args, attached, "setup-root", "apply-caps", "-mounts-fd", "-io-fds"),
+          rootExtra,
+        )
+        : withExtra(prepareArgs(self().args, attached, "setup-root", "apply-caps"), cgroupArgs);
       try {
         setCapsAndCallSelf(k, args, caps);
       } catch (e) {

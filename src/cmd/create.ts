@@ -54,7 +54,9 @@ export class CreateFlags {
   /** Creates the container these flags describe. */
   async create(ctx: CommandContext, id: string, attached: boolean) {
     if (this.preserveFds.value < 0) throw new Error("--preserve-fds must not be negative");
-    const listenFds = Number(Deno.env.get("LISTEN_FDS") ?? "0");
+    // Socket activation counts only when the fds were meant for this process (sd_listen_fds' rule, as runc).
+    const forUs = Number(Deno.env.get("LISTEN_PID")) === Deno.pid;
+    const listenFds = forUs ? Number(Deno.env.get("LISTEN_FDS") ?? "0") : 0;
     const preserve = this.preserveFds.value + (Number.isInteger(listenFds) && listenFds > 0 ? listenFds : 0);
     if (this.userLog.value) log.debug("--user-log is ignored");
     return await Container.create(linux, ctx.conf, {

@@ -52,7 +52,8 @@ export function processFromFlags(spec: Spec, o: ExecOverrides): Process {
   if (o.user) {
     const m = /^([0-9]+)(?::([0-9]+))?$/.exec(o.user);
     if (!m) throw new ContainerError("invalid", `invalid --user ${JSON.stringify(o.user)}: want uid[:gid]`);
-    p.user = { ...p.user, uid: Number(m[1]), gid: m[2] === undefined ? 0 : Number(m[2]) };
+    // As runc: without ":gid" the process keeps the container user's gid.
+    p.user = { ...p.user, uid: Number(m[1]), gid: m[2] === undefined ? p.user.gid : Number(m[2]) };
   }
   if (o.additionalGids.length) {
     p.user = { ...p.user, additionalGids: [...(p.user.additionalGids ?? []), ...o.additionalGids] };

@@ -109,6 +109,9 @@ export function stateRoot(conf: Config): string {
 
 /** A loaded container. */
 export class Container {
+  /** The lock this process took with lock(), if any. */
+  #ownLock: FileLock | undefined;
+
   private constructor(
     private readonly k: Kernel,
     readonly dir: StateDir,
@@ -143,6 +146,8 @@ export class Container {
     let c: Container | undefined;
     let sandbox: Sandbox | undefined;
     let cgroupFds: number[] = [];
+    let ttyMaster: number | undefined;
+    let pidFileWritten = false;
     try {
       lock = FileLock.acquire(k, dir.lockPath, true)!;
       try {
@@ -222,7 +227,6 @@ export class Container {
       c.save();
       testPause("create-after-sync");
 
-      let ttyMaster: number | undefined;
       if (pty) {
         const master = receiveConsole(k, pty);
         pty = undefined;
@@ -244,7 +248,10 @@ export class Container {
 
       c.rec.status = "created";
       c.save();
-      if (opts.pidFile) writeFileAtomic(absOf(Deno.cwd(), opts.pidFile), String(c.rec.pid));
+      if (opts.pidFile) {
+        writeFileAtomic(absOf(Deno.cwd(), opts.pidFile), String(c.rec.pid));
+        pidFileWritten = true;
+      }
       if (opts.pidfdSocket) {
         const pidfd = k.pidfdOpen(c.rec.pid);
         try {
@@ -268,6 +275,14 @@ export class Container {
       if (pty) {
         const p = pty;
         undo("closing the console channel", () => closeConsoleChannel(k, p));
+      }
+      if (ttyMaster !== undefined) {
+        const m = ttyMaster;
+        undo("closing the terminal", () => k.close(m));
+      }
+      if (pidFileWritten && opts.pidFile) {
+        const path = absOf(Deno.cwd(), opts.pidFile);
+        undo("removing the pid file", () => Deno.removeSync(path));
       }
       if (specFd >= 0) undo("closing the spec", () => k.close(specFd));
       specFd = -1;
@@ -321,6 +336,7 @@ export class Container {
       l.release();
       throw e;
     }
+    this.#ownLock = l;
     return l;
   }
 
@@ -333,7 +349,8 @@ export class Container {
   liveState(): LiveState {
     return resolveLiveState(this.rec, {
       recordedExit: () => this.dir.readExitStatus(this.rec.pid),
-      createInProgress: () => FileLock.isHeld(this.k, this.dir.lockPath),
+      // flock conflicts between our own open files too: while this command holds the lock, no create runs.
+      createInProgress: () => !this.#ownLock?.held && FileLock.isHeld(this.k, this.dir.lockPath),
       bootAlive: (rec) => this.bootAlive(rec),
       bootState: (rec) => {
         try {
@@ -581,10 +598,11 @@ export class Container {
   private bootServing(): boolean {
     if (!this.bootAlive(this.rec)) return false;
     try {
-      this.control().state(this.id);
+      this.control().state(this.id, BOOT_ANSWER_MS);
       return true;
     } catch (e) {
-      return e instanceof RemoteError;
+      // A remote error, or no answer in time from a boot that still runs (stopped, say): it is there.
+      return e instanceof RemoteError || e instanceof NoReplyError;
     }
   }
 

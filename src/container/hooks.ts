@@ -7,7 +7,7 @@
  * lifecycle where the spec places them).
  */
 import type { Kernel } from "../../ffi/kernel.ts";
-import { CLD, O, P, SIGNALS, W } from "../../ffi/consts.ts";
+import { CLD, EPOLL, F, O, P, SIGNALS, W } from "../../ffi/consts.ts";
 import { Errno } from "../../ffi/errno.ts";
 import { isErrno } from "../../ffi/error.ts";
 import type { Hook, Hooks } from "../specutils/spec.ts";
@@ -90,8 +90,17 @@ export async function runHook(k: Kernel, stage: HookStage, hook: Hook, stateJSON
     } finally {
       k.close(inR);
     }
-    feedStdin(k, inW, stateJSON);
-    const { info, timedOut } = await waitWithTimeout(k, pid, hook.timeout);
+    // The hook's timeout covers reading its stdin too: a hook that never reads a large state must not
+    // block us before the timer runs.
+    const started = Date.now();
+    const deadline = hook.timeout && hook.timeout > 0 ? started + hook.timeout * 1000 : undefined;
+    if (!feedStdin(k, inW, stateJSON, deadline)) {
+      k.kill(pid, SIGNALS.KILL);
+      await k.waitidBlocking(P.PID, pid, W.EXITED);
+      throw new HookError(`${what}: hook ran past specified timeout of ${hook.timeout} sec`);
+    }
+    const left = deadline === undefined ? undefined : Math.max(0.001, (deadline - Date.now()) / 1000);
+    const { info, timedOut } = await waitWithTimeout(k, pid, left);
     if (timedOut) throw new HookError(`${what}: hook ran past specified timeout of ${hook.timeout} sec`);
     if (info.code === CLD.EXITED && info.status === 0) return;
     const reason = info.code === CLD.EXITED
@@ -104,14 +113,29 @@ export async function runHook(k: Kernel, stage: HookStage, hook: Hook, stateJSON
   }
 }
 
-/** Writes the state to the hook's stdin and closes it; a hook that does not read it is fine. */
-function feedStdin(k: Kernel, fd: number, text: string): void {
+/**
+ * Writes the state to the hook's stdin and closes it; a hook that exits without reading it is fine.
+ * Returns false when `deadline` (ms since the epoch) passed before the hook took it all.
+ */
+function feedStdin(k: Kernel, fd: number, text: string, deadline: number | undefined): boolean {
   const data = new TextEncoder().encode(text);
   try {
+    k.fcntl(fd, F.SETFL, k.fcntl(fd, F.GETFL) | O.NONBLOCK);
     let off = 0;
-    while (off < data.length) off += k.write(fd, data.subarray(off));
+    while (off < data.length) {
+      try {
+        off += k.write(fd, data.subarray(off));
+      } catch (e) {
+        if (!isErrno(e, Errno.EAGAIN)) throw e;
+        const left = deadline === undefined ? 60_000 : deadline - Date.now();
+        if (left <= 0) return false;
+        k.pollOne(fd, EPOLL.OUT, left);
+      }
+    }
+    return true;
   } catch (e) {
     if (!isErrno(e, Errno.EPIPE)) throw e;
+    return true;
   } finally {
     k.close(fd);
   }

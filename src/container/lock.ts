@@ -57,6 +57,11 @@ export class FileLock {
     }
   }
 
+  /** Whether this lock is still held (not released). */
+  get held(): boolean {
+    return this.#fd >= 0;
+  }
+
   /** Unlocks and closes; safe to call twice. */
   release(): void {
     if (this.#fd < 0) return;

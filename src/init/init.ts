@@ -32,18 +32,10 @@ import {
   ownNamespaces,
   setNames,
 } from "./process.ts";
-import { capMask } from "../specutils/capabilities.ts";
+import { capMask, lastCap } from "../specutils/capabilities.ts";
 import { type CompiledFilter, compileSeccomp, installFilter } from "../seccomp/compile.ts";
 
 const encoder = new TextEncoder();
-
-function lastCap(): number {
-  try {
-    return Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim());
-  } catch {
-    return 40;
-  }
-}
 
 function restrictCpus(k: Kernel, n: number): void {
   if (n <= 0) return;

@@ -40,6 +40,9 @@ export function planNamespaces(cfg: InitConfig): NamespacePlan {
   }
   if (cfg.mode === "create" && cfg.network === "none") plan.unshare |= CLONE.NEWNET;
   if (mount) plan.join.push(mount);
+  // Building a root (mounts, pivot_root) is only ever done in a mount namespace of init's own: without a
+  // mount entry it would act on boot's (the host's) namespace, and in a joined one on its other processes.
+  if (cfg.mode === "create") plan.unshare |= CLONE.NEWNS;
   return plan;
 }
 

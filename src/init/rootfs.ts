@@ -166,7 +166,7 @@ function tryOpenInRoot(k: Kernel, rootFd: number, path: string): number | null {
   try {
     return openInRoot(k, rootFd, path);
   } catch (e) {
-    if (e instanceof Error && /ENOENT/.test(e.message)) return null;
+    if (isErrno(e, Errno.ENOENT)) return null;
     throw e;
   }
 }

@@ -8,11 +8,7 @@ import type { Kernel } from "../../ffi/kernel.ts";
 import { P, W } from "../../ffi/consts.ts";
 import { spawnInit, startExecInit } from "../boot/spawn_init.ts";
 import type { Control, ExecArgs } from "./control.ts";
-
-/** The exec'd init's environment: ours, minus what engines leak (the app gets process.env at exec). */
-export function execInitEnv(env: Record<string, string>): string[] {
-  return Object.entries(env).filter(([k]) => !k.startsWith("_OCI_")).map(([k, v]) => `${k}=${v}`);
-}
+import { bootEnv } from "./boot_args.ts";
 
 /**
  * Spawns the process `args` describes as our own child, in the container boot (`control`) runs, with
@@ -36,7 +32,7 @@ export function spawnDetachedExec(
       pidns: plan.PidNS,
       cgroupFds,
       globalFlags: plan.GlobalFlags,
-    }, execInitEnv(Deno.env.toObject()));
+    }, bootEnv(Deno.env.toObject()));
     try {
       startExecInit(k, started);
     } catch (e) {

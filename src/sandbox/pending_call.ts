@@ -5,9 +5,8 @@
  * call has to be in flight before the app can exit.
  */
 import type { Kernel } from "../../ffi/kernel.ts";
-import { F, O, SOCK } from "../../ffi/consts.ts";
+import { EPOLL, F, O, SOCK } from "../../ffi/consts.ts";
 import { RemoteError } from "../urpc/client.ts";
-import { sleepSync } from "./sandbox.ts";
 import {
   decodeJson,
   encodeRequest,
@@ -78,7 +77,8 @@ export class PendingCall {
           if (Date.now() > deadline) {
             throw new NoReplyError(`${this.#method}: no reply within ${timeoutMs} ms`);
           }
-          if (timeoutMs !== undefined) sleepSync(5);
+          // Sleep in the kernel until the reply arrives or the deadline passes.
+          this.#k.pollOne(this.#fd, EPOLL.IN, deadline - Date.now());
           continue;
         }
         if (got.n === 0) {

@@ -76,6 +76,16 @@ export class UrpcServer {
   readonly #firstByte = new Uint8Array(1);
   readonly #chunk = new Uint8Array(READ_CHUNK);
   #uid = -1;
+  #ownerUid: number | undefined;
+
+  /**
+   * The uid allowed to call besides root, instead of our own: a supervisor that runs as a shared account
+   * (boot as nobody) must not serve every other process of that account.
+   */
+  allowOnly(uid: number): void {
+    this.#ownerUid = uid;
+    if (this.#started) this.#uid = uid;
+  }
   #started = false;
   #stopping = false;
   #listenerClosed = false;
@@ -105,7 +115,7 @@ export class UrpcServer {
   start(): void {
     if (this.#started) throw new Error("urpc server: already started");
     this.#started = true;
-    this.#uid = this.#k.getuid();
+    this.#uid = this.#ownerUid ?? this.#k.getuid();
     this.#k.listen(this.#listenFd, 16);
     const flags = this.#k.fcntl(this.#listenFd, F.GETFL);
     this.#k.fcntl(this.#listenFd, F.SETFL, flags | O.NONBLOCK);

@@ -24,6 +24,8 @@ import {
   WorkerCalls,
 } from "./harness.ts";
 import { measureOnce } from "./latency.ts";
+import { BOOT_CAPS } from "../../src/cmd/capability.ts";
+import { capMask } from "../../src/specutils/capabilities.ts";
 
 const USAGE = "boot [flags] <container id>";
 
@@ -427,6 +429,23 @@ Deno.test("boot: --setup-root: boot runs as nobody in its own empty root; the ap
     assert.equal(exit.code, 0, exit.stderr);
   });
 });
+
+for (const setupRoot of [false, true]) {
+  Deno.test(`boot: --apply-caps${setupRoot ? " with --setup-root" : ""} narrows boot to the spec's caps plus BOOT_CAPS`, async () => {
+    const flags = ["--apply-caps", ...(setupRoot ? ["--setup-root"] : [])];
+    await withBoot({ script: "read -r x; grep CapPrm /proc/self/status", flags }, async (b) => {
+      const spec = defaultSpec().process!.capabilities!;
+      const want = capMask([...BOOT_CAPS, ...spec.bounding!]) & BigInt(`0x${procStatus(Deno.pid, "CapBnd")}`);
+      assert.equal(BigInt(`0x${procStatus(b.pid, "CapBnd")}`), want, "boot's bounding set");
+      b.startRoot();
+      const { status } = await b.waitAsync();
+      b.release();
+      assert.equal(await status, 0);
+      const exit = await b.exit();
+      assert.equal(exit.appStdout.trim(), "CapPrm:\t0000000020000420", "the app still gets exactly its caps");
+    });
+  });
+}
 
 Deno.test("boot: --setup-root keeps --debug-log and the app's caps working after the re-exec", async () => {
   const logDir = Deno.makeTempDirSync({ prefix: "runts-debuglog-" });

@@ -315,6 +315,14 @@ Deno.test("runHook: exact argv and env, state on stdin, failure and timeout", as
     /hook ran past specified timeout of 1 sec/,
   );
   assert.ok(Date.now() - t < 5000);
+  // A hook that never reads a state larger than a pipe holds still times out, instead of blocking us.
+  const big = JSON.stringify({ annotations: { x: "y".repeat(256 * 1024) } });
+  const t0 = Date.now();
+  await assert.rejects(
+    runHook(linux, "poststart", { path: "/bin/sh", args: ["sh", "-c", "sleep 10"], timeout: 1 }, big),
+    /hook ran past specified timeout of 1 sec/,
+  );
+  assert.ok(Date.now() - t0 < 5000, "the timeout covers writing stdin");
   await assert.rejects(runHook(linux, "poststop", { path: "relative" }, state), /path must be absolute/);
   await assert.rejects(
     runHook(linux, "poststop", { path: "/nonexistent/hook" }, state),
@@ -402,10 +410,8 @@ Deno.test("processFromFlags applies runc's exec overrides to the container proce
   assert.deepEqual(spec.process!.env, ["PATH=/bin"], "the spec is not modified");
   assert.deepEqual(
     processFromFlags(spec, { args: ["x"], env: [], additionalGids: [], caps: [], user: "3" }).user,
-    {
-      uid: 3,
-      gid: 0,
-    },
+    { uid: 3, gid: 6 },
+    "without :gid the container user's gid stays (runc), never root's group",
   );
   assert.throws(() =>
     processFromFlags(spec, { args: ["x"], env: [], additionalGids: [], caps: [], user: "root" })
