@@ -15,6 +15,7 @@ import { type CgroupRecord, createCgroups, destroyCgroups, killAll, viewOf } fro
 import { applyResources } from "./resources.ts";
 import { viewFromFds } from "./view.ts";
 import type { LinuxResources } from "../specutils/spec.ts";
+import { sleepSync } from "../util/sleep.ts";
 
 /** The fds of boot's own cgroups. */
 export interface OwnedCgroups {
@@ -122,7 +123,7 @@ export function removeOwnedCgroups(k: Kernel, id: string, owned: OwnedCgroups): 
           errors.push((e as Error).message);
           break;
         }
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        sleepSync(20);
       }
     }
   }

@@ -6,15 +6,11 @@
 import type { CgroupDir } from "./fs.ts";
 import type { CgroupView } from "./view.ts";
 import { parseKeyed } from "./stats.ts";
+import { sleepSync } from "../util/sleep.ts";
 
 /** How long a freeze may take before it is undone. */
 const FREEZE_TIMEOUT_MS = 5000;
 const POLL_MS = 5;
-
-/** Blocks the calling thread for `ms` milliseconds. */
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
 
 /** The freezer of a view: v1 freezer first (hybrid hosts have it), else the unified cgroup.freeze. */
 export function freezerDir(view: CgroupView): { version: 1 | 2; dir: CgroupDir } | null {

@@ -12,6 +12,7 @@ import { directoryOf } from "./layout.ts";
 import { cgroupPathIn, type CgroupTarget } from "./path.ts";
 import type { CgroupView } from "./view.ts";
 import { setFrozen } from "./freezer.ts";
+import { sleepSync } from "../util/sleep.ts";
 
 /** What the wrapper records about a container's cgroups (state.json). */
 export interface CgroupRecord {
@@ -24,10 +25,6 @@ export interface CgroupRecord {
 
 /** rmdir attempts (20 ms apart) on a cgroup whose last processes are still leaving. */
 const RMDIR_ATTEMPTS = 50;
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
 
 /** The chain of directories from the hierarchy's mount point down to `dir`, mount point excluded. */
 function chain(mountpoint: string, dir: string): string[] {

@@ -23,7 +23,7 @@ import { waitRelaying } from "../sandbox/relay.ts";
 import { SignalMode } from "../sandbox/control.ts";
 import { log } from "../log/log.ts";
 import { fail, failWith, loadContainer } from "./oci.ts";
-import { loadContainerModules } from "../container/container.ts";
+import { checkTerminal, loadContainerModules } from "../container/container.ts";
 
 /** The command-line overrides of `exec` without --process (runc's getProcess). */
 export interface ExecOverrides {
@@ -185,11 +185,10 @@ class Exec implements Command {
     const terminal = process.terminal === true;
     const detach = this.detach.value;
     const consoleSocket = this.consoleSocket.value;
-    if (terminal && detach && !consoleSocket) {
-      return fail(ctx, "cannot allocate tty if runts will detach without setting console socket");
-    }
-    if (!terminal && consoleSocket) {
-      return fail(ctx, "cannot use console socket if runts will not detach or allocate tty");
+    try {
+      checkTerminal(terminal, consoleSocket || undefined, !detach);
+    } catch (e) {
+      return failWith(ctx, e);
     }
 
     let master: number | undefined;

@@ -21,7 +21,8 @@ import {
   sendConsole,
   sendFd,
 } from "../sandbox/pty.ts";
-import { abandonCreate, confirmCreated, type Sandbox, sleepSync, startSandbox } from "../sandbox/sandbox.ts";
+import { abandonCreate, confirmCreated, type Sandbox, startSandbox } from "../sandbox/sandbox.ts";
+import { sleepSync } from "../util/sleep.ts";
 import { testPause } from "../boot/test_pause.ts";
 import { RemoteError } from "../urpc/client.ts";
 import { NoReplyError, PendingCall } from "../sandbox/pending_call.ts";
@@ -676,7 +677,7 @@ function userName(uid: number): string {
 }
 
 /** runc's checks on process.terminal against --console-socket. */
-function checkTerminal(terminal: boolean, consoleSocket: string | undefined, attached: boolean): void {
+export function checkTerminal(terminal: boolean, consoleSocket: string | undefined, attached: boolean): void {
   if (terminal && !consoleSocket && !attached) {
     throw new ContainerError(
       "invalid",

@@ -10,6 +10,7 @@ import { Errno } from "../../ffi/errno.ts";
 import { isErrno } from "../../ffi/error.ts";
 import { EventLoop } from "../urpc/eventloop.ts";
 import { setWindowSize } from "./pty.ts";
+import { sleepSync } from "../util/sleep.ts";
 
 /** What to do while waiting. */
 export interface RelayOptions {
@@ -100,7 +101,7 @@ function writeAll(k: Kernel, fd: number, data: Uint8Array): void {
     } catch (e) {
       // a full pty buffer: the reader on the other side catches up within moments
       if (!isErrno(e, Errno.EAGAIN)) throw e;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      sleepSync(1);
     }
   }
 }

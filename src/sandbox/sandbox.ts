@@ -13,6 +13,7 @@ import { bootCommand, bootEnv } from "./boot_args.ts";
 import { openBindSources } from "./mounts.ts";
 import { readProcStat } from "../container/proc.ts";
 import { testPause } from "../boot/test_pause.ts";
+import { sleepSync } from "../util/sleep.ts";
 
 /** What starting boot needs. */
 export interface SandboxOptions {
@@ -241,11 +242,6 @@ function abort(k: Kernel, pid: number): string {
   }
   if (!info) return "unknown status";
   return info.code === CLD.EXITED ? `exit status ${info.status}` : `signal ${info.status}`;
-}
-
-/** Blocks the calling thread for `ms` milliseconds. */
-export function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /** The error to report when boot closed the sync pipe without the byte: its last stderr lines. */
