@@ -22,7 +22,7 @@ import {
 import { waitRelaying } from "../sandbox/relay.ts";
 import { SignalMode } from "../sandbox/control.ts";
 import { log } from "../log/log.ts";
-import { fail, failWith, loadContainer } from "./oci.ts";
+import { failWith, loadContainer } from "./oci.ts";
 import { checkTerminal, loadContainerModules } from "../container/container.ts";
 
 /** The command-line overrides of `exec` without --process (runc's getProcess). */
