@@ -100,9 +100,19 @@ export const PR = {
 /** waitid(2) id types and options. */
 export const P = { PID: 1, PIDFD: 3 } as const;
 /** waitid(2) options. */
-export const W = { NOHANG: 1, STOPPED: 2, EXITED: 4, CONTINUED: 8, NOWAIT: 0x1000000 } as const;
+export const W = {
+  NOHANG: 1,
+  STOPPED: 2,
+  EXITED: 4,
+  CONTINUED: 8,
+  NOWAIT: 0x1000000,
+  ALL: 0x40000000,
+} as const;
 /** siginfo si_code values for SIGCHLD. */
-export const CLD = { EXITED: 1, KILLED: 2, DUMPED: 3 } as const;
+export const CLD = { EXITED: 1, KILLED: 2, DUMPED: 3, TRAPPED: 4, STOPPED: 5 } as const;
+
+/** ptrace(2) options. */
+export const PTRACE_O = { EXITKILL: 0x100000 } as const;
 
 /** Socket constants. */
 export const SOCK = {

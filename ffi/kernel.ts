@@ -61,6 +61,25 @@ export interface SpawnOptions {
   cwd?: string;
 }
 
+/** What a job run in a clone child (ffi/clone_child.ts) asks to execve once it returns. */
+export interface ExecTarget {
+  path: string;
+  argv: readonly string[];
+  env: readonly string[];
+}
+
+/** How a clone child's setup ended, as its parent sees it once the child has exec'd or died. */
+export interface ChildStart {
+  /** The child's pid (in the caller's pid namespace). */
+  pid: number;
+  /** The job's error message, or null when the job returned. */
+  failure: string | null;
+  /** The errno of a failed execve of `path` (the child then exits 127); 0 when it did not fail. */
+  execErrno: number;
+  /** The program the job asked for ("" when it failed first). */
+  path: string;
+}
+
 /** Filesystem calls. */
 export interface FsCalls {
   mount(source: string, target: string, fstype: string, flags: number, data?: string): void;
@@ -147,6 +166,18 @@ export interface ProcCalls {
   /** execveat(fd, "", AT_EMPTY_PATH) after the same signal reset. */
   fexecve(fd: number, argv: readonly string[], env: readonly string[]): never;
   spawn(opts: SpawnOptions): number;
+  /**
+   * Runs `job` in a child process made by clone(`flags` | CLONE_VM | CLONE_VFORK) that shares this
+   * process's memory until it execs the job's target (ffi/clone_child.ts; x86_64 only). Blocks until the
+   * child has exec'd or died. The job must only make synchronous calls.
+   */
+  runInChild(flags: number, job: () => ExecTarget): ChildStart;
+  /** ptrace(PTRACE_TRACEME): the parent traces the caller, so its next execve stops it (SIGTRAP). */
+  ptraceTraceMe(): void;
+  /** ptrace(PTRACE_SETOPTIONS, pid, 0, options) on a stopped tracee. */
+  ptraceSetOptions(pid: number, options: number): void;
+  /** ptrace(PTRACE_DETACH, pid, 0, sig): lets a stopped tracee go on, delivering `sig` (0: none). */
+  ptraceDetach(pid: number, sig: number): void;
   seccompLoad(filter: Uint8Array, flags: number): void;
 }
 

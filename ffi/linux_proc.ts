@@ -5,6 +5,9 @@ import { rawSyscall, sys, sysBlocking } from "./libc.ts";
 import { addr, cstr, cstrTable } from "./mem.ts";
 import { SyscallError } from "./error.ts";
 import { spawn } from "./spawn.ts";
+import { resetDispositions, runInChild } from "./clone_child.ts";
+
+const PTRACE_TRACEME = 0, PTRACE_DETACH = 17, PTRACE_SETOPTIONS = 0x4200;
 
 const CAP_V3 = 0x20080522;
 
@@ -21,11 +24,7 @@ function parseSiginfo(si: Uint8Array<ArrayBuffer>): WaitInfo | null {
 
 /** Sets every catchable signal to SIG_DFL and clears the signal mask (Deno ignores SIGPIPE). */
 function resetSignals(): void {
-  const act = new BigUint64Array(4); // handler=SIG_DFL, flags, restorer, mask
-  for (let sig = 1; sig <= 64; sig++) {
-    if (sig === 9 || sig === 19) continue;
-    rawSyscall("rt_sigaction", sig, addr(act), 0, 8);
-  }
+  resetDispositions();
   const empty = new BigUint64Array(1);
   sys("rt_sigprocmask", "SIG_SETMASK", 2, addr(empty), 0, 8);
 }
@@ -171,6 +170,23 @@ export const linuxProc: ProcCalls = {
     throw new Error("unreachable");
   },
   spawn,
+  runInChild,
+  ptraceTraceMe() {
+    sys("ptrace", "PTRACE_TRACEME", PTRACE_TRACEME, 0, 0, 0);
+  },
+  ptraceSetOptions(pid, options) {
+    sys(
+      "ptrace",
+      `PTRACE_SETOPTIONS pid ${pid} 0x${options.toString(16)}`,
+      PTRACE_SETOPTIONS,
+      pid,
+      0,
+      options,
+    );
+  },
+  ptraceDetach(pid, sig) {
+    sys("ptrace", `PTRACE_DETACH pid ${pid}`, PTRACE_DETACH, pid, 0, sig);
+  },
   seccompLoad(filter, flags) {
     const prog = new BigUint64Array([BigInt(filter.length / 8), addr(filter)]);
     sys("seccomp", "SECCOMP_SET_MODE_FILTER", 1, flags, addr(prog));

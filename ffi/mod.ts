@@ -1,7 +1,18 @@
 /** The public face of ffi/: the Kernel interface, its real and fake implementations, errors and constants. */
-export type { CapSets, Kernel, PeerCred, Received, SchedAttr, SpawnOptions, WaitInfo } from "./kernel.ts";
+export type {
+  CapSets,
+  ChildStart,
+  ExecTarget,
+  Kernel,
+  PeerCred,
+  Received,
+  SchedAttr,
+  SpawnOptions,
+  WaitInfo,
+} from "./kernel.ts";
 export { linux } from "./linux.ts";
 export { isErrno, SyscallError } from "./error.ts";
 export { Errno, errnoName } from "./errno.ts";
 export * from "./consts.ts";
 export { BPF_DEVCG, BPF_OP, type BpfInsn, encodeBpf } from "./linux_bpf.ts";
+export { cloneChildSupported } from "./clone_child.ts";

@@ -2,7 +2,7 @@
  * The control server's methods (runsc's boot/controller.go containerManager), served over urpc with Go's
  * method and field names.
  */
-import { Errno, F, isErrno, type Kernel } from "../../ffi/mod.ts";
+import { Errno, F, isErrno, type Kernel, SIGNALS } from "../../ffi/mod.ts";
 
 import type { Process } from "../specutils/spec.ts";
 import { goField, isObject } from "../urpc/wire.ts";
@@ -22,6 +22,13 @@ export interface ExecPlan {
   Config: InitSpawn["config"];
   PidNS: InitSpawn["pidns"];
   GlobalFlags: string[];
+}
+
+/** Signals whose default action is to ignore, stop or continue, which do not end a process. */
+const NOT_FATAL = new Set([0, 17, 18, 19, 20, 21, 22, 23, 28]);
+
+function terminatesByDefault(signo: number): boolean {
+  return !NOT_FATAL.has(signo);
 }
 
 /** Signal delivery modes of containerManager.Signal. */
@@ -162,6 +169,12 @@ export class Controller {
 
   #signal(signo: number, pid: number, mode: number): void {
     if (this.#l.exitStatus !== null) throw new Error("container not running");
+    // A created container's app is stopped before its first instruction (traced by boot); a queued
+    // signal whose default action ends a process would end it there at start: end it now, as runc's
+    // waiting init would end.
+    if (this.#l.status === "created" && this.#l.init.kind === "clone" && terminatesByDefault(signo)) {
+      signo = SIGNALS.KILL;
+    }
     switch (mode) {
       case SignalMode.Process: {
         // The app's pid is safe to signal while boot runs: boot never reaps it, so it cannot be reused.

@@ -9,18 +9,11 @@ import type { Mount, Process, Spec } from "../specutils/spec.ts";
 import { log } from "../log/log.ts";
 import { EventLoop } from "../urpc/eventloop.ts";
 import { type Handler, UrpcServer } from "../urpc/server.ts";
-import { READY } from "../init/config.ts";
 import { applyFinalAffinity } from "../init/scheduling.ts";
 import { NOBODY } from "../cmd/capability.ts";
 import { isBindMount } from "../specutils/mount_options.ts";
-import {
-  type InitSpawn,
-  type PidNamespace,
-  readLine,
-  spawnInit,
-  type StartedInit,
-  startExecInit,
-} from "./spawn_init.ts";
+import type { InitSpawn, PidNamespace } from "./spawn_init.ts";
+import { createInit, execInit, type InitProcess } from "./start_init.ts";
 import { Controller } from "./controller.ts";
 import { testPause } from "./test_pause.ts";
 import { exiting } from "./procs.ts";
@@ -79,7 +72,7 @@ interface Execed {
 export class Loader {
   readonly loop: EventLoop;
   status: Status = "created";
-  readonly init: StartedInit;
+  readonly init: InitProcess;
   exitStatus: number | null = null;
   readonly ownPidNs: boolean;
   readonly #k: Kernel;
@@ -97,7 +90,7 @@ export class Loader {
   readonly #unreaped = new Set<number>();
   #loopDone: Promise<void> = Promise.resolve();
 
-  private constructor(k: Kernel, args: LoaderArgs, init: StartedInit, server: UrpcServer, loop: EventLoop) {
+  private constructor(k: Kernel, args: LoaderArgs, init: InitProcess, server: UrpcServer, loop: EventLoop) {
     this.#k = k;
     this.#args = args;
     this.init = init;
@@ -123,40 +116,31 @@ export class Loader {
     args.mounts.forEach((m, i) => {
       if (isBindMount(m) && next < args.ioFds.length) bindFds[String(i)] = args.ioFds[next++];
     });
-    const init = spawnInit(k, {
-      config: {
-        mode: "create",
-        id: args.id,
-        spec,
-        process: spec.process!,
-        mounts: args.mounts,
-        network: args.conf.network,
-        noPivot: args.noPivot,
-        cpuNum: args.numCpu,
-        attached: args.attached,
-        preserveFds: args.preservedFds.length,
-      },
-      stdio: args.stdioFds,
-      preserved: args.preservedFds,
-      rootFd,
-      bindFds,
-      pidns,
-      cgroupFds: args.cgroupFds,
-      globalFlags: args.conf.toFlags(),
-    }, initEnv());
-    const line = readLine(k, init.readyFd);
-    if (line !== READY) {
-      try {
-        k.kill(init.pid, SIGNALS.KILL);
-        k.waitid(P.PID, init.pid, W.EXITED);
-      } catch (e) {
-        if (!isErrno(e, Errno.ESRCH) && !isErrno(e, Errno.ECHILD)) throw e;
-      }
-      k.close(init.readyFd);
-      k.close(init.startFd);
-      throw new Error(
-        `creating container: ${line?.replace(/^error: /, "") ?? "init exited before it was ready"}`,
-      );
+    let init: InitProcess;
+    try {
+      init = createInit(k, {
+        config: {
+          mode: "create",
+          id: args.id,
+          spec,
+          process: spec.process!,
+          mounts: args.mounts,
+          network: args.conf.network,
+          noPivot: args.noPivot,
+          cpuNum: args.numCpu,
+          attached: args.attached,
+          preserveFds: args.preservedFds.length,
+        },
+        stdio: args.stdioFds,
+        preserved: args.preservedFds,
+        rootFd,
+        bindFds,
+        pidns,
+        cgroupFds: args.cgroupFds,
+        globalFlags: args.conf.toFlags(),
+      }, initEnv());
+    } catch (e) {
+      throw new Error(`creating container: ${(e as Error).message}`);
     }
     const loop = new EventLoop(k);
     const handlers: Record<string, Handler> = {};
@@ -232,11 +216,11 @@ export class Loader {
   run(): void {
     if (this.status !== "created") throw new Error(`container is ${this.status}, not created`);
     testPause("boot-before-start");
-    this.#k.write(this.init.startFd, new Uint8Array(1));
-    this.#k.close(this.init.startFd);
-    const line = readLine(this.#k, this.init.readyFd);
-    this.#k.close(this.init.readyFd);
-    if (line !== null) throw new Error(`starting container: ${line.replace(/^error: /, "")}`);
+    try {
+      this.init.start();
+    } catch (e) {
+      throw new Error(`starting container: ${(e as Error).message}`);
+    }
     this.status = "running";
     applyFinalAffinity(this.#k, this.pid, this.#args.spec.process!);
   }
@@ -293,11 +277,9 @@ export class Loader {
   /** Starts an exec'd process in the running container as boot's child (ExecuteAsync); its host pid. */
   execute(process: Process, stdio: [number, number, number]): number {
     try {
-      const started = spawnInit(this.#k, this.execSpawn(process, stdio), initEnv());
-      const status = this.#reap(started.pid);
-      startExecInit(this.#k, started);
-      this.#execs.set(started.pid, { pid: started.pid, status });
-      return started.pid;
+      const pid = execInit(this.#k, this.execSpawn(process, stdio), initEnv());
+      this.#execs.set(pid, { pid, status: this.#reap(pid) });
+      return pid;
     } catch (e) {
       // Racing the container's end, the spawn fails oddly (ENOMEM: a dying pid namespace takes no new
       // process; or init is killed with it): say what happened instead.
@@ -318,6 +300,7 @@ export class Loader {
   async destroy(graceMs = 2000): Promise<void> {
     for (const [sig, fn] of this.#listeners) Deno.removeSignalListener(sig, fn);
     this.#listeners.length = 0;
+    this.init.close();
     if (this.exitStatus === null) {
       try {
         this.#k.kill(this.pid, SIGNALS.KILL);

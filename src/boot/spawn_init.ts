@@ -37,7 +37,7 @@ export interface StartedInit {
   startFd: number;
 }
 
-function withPidNamespace<T>(k: Kernel, ns: PidNamespace, fn: () => T): T {
+export function withPidNamespace<T>(k: Kernel, ns: PidNamespace, fn: () => T): T {
   if (ns.kind === "inherit") return fn();
   const own = k.open("/proc/thread-self/ns/pid", O.RDONLY | O.CLOEXEC);
   try {
@@ -82,16 +82,34 @@ function readOnlyExe(k: Kernel): number | null {
   return roExe;
 }
 
-/** Spawns `runts init` with its configuration and fds. */
-export function spawnInit(k: Kernel, s: InitSpawn, env: readonly string[]): StartedInit {
-  const [readyR, readyW] = k.pipe2(O.CLOEXEC);
-  const [startR, startW] = k.pipe2(O.CLOEXEC);
+/** Where every fd of an init goes: child fd → boot fd, and the configuration that names them. */
+export interface InitFdLayout {
+  fds: Map<number, number>;
+  config: InitConfig;
+  /** The first child fd past the layout. */
+  next: number;
+}
+
+/**
+ * The one fd layout of an init (a `runts init` process or a clone child): stdio at 0–2, the preserved fds
+ * at 3…, then (process init only) the config memfd and the two pipes, then the root, the bind sources in
+ * mount order and the cgroup directories.
+ */
+export function layoutInitFds(
+  s: InitSpawn,
+  pipes: { memfd: number; ready: number; start: number } | null,
+): InitFdLayout {
   const fds = new Map<number, number>([[0, s.stdio[0]], [1, s.stdio[1]], [2, s.stdio[2]]]);
   let next = 3;
   for (const fd of s.preserved) fds.set(next++, fd);
-  const memfd = k.memfdCreate("runts-init-config", 1 /* MFD_CLOEXEC */);
-  const layout = { config: next++, ready: next++, start: next++ };
-  fds.set(layout.config, memfd).set(layout.ready, readyW).set(layout.start, startR);
+  let readyFd = -1, startFd = -1;
+  if (pipes) {
+    fds.set(next++, pipes.memfd);
+    readyFd = next;
+    fds.set(next++, pipes.ready);
+    startFd = next;
+    fds.set(next++, pipes.start);
+  }
   let rootChild: number | null = null;
   if (s.rootFd !== null) {
     rootChild = next++;
@@ -109,16 +127,27 @@ export function spawnInit(k: Kernel, s: InitSpawn, env: readonly string[]): Star
   const config: InitConfig = {
     ...s.config,
     cgroupFds: cgroupChild,
-    readyFd: layout.ready,
-    startFd: layout.start,
+    readyFd,
+    startFd,
     rootFd: rootChild,
     bindFds: bindChild,
     preserveFds: s.preserved.length,
   };
+  return { fds, config, next };
+}
+
+/** Spawns `runts init` with its configuration and fds. */
+export function spawnInit(k: Kernel, s: InitSpawn, env: readonly string[]): StartedInit {
+  const [readyR, readyW] = k.pipe2(O.CLOEXEC);
+  const [startR, startW] = k.pipe2(O.CLOEXEC);
+  const memfd = k.memfdCreate("runts-init-config", 1 /* MFD_CLOEXEC */);
+  const layout = layoutInitFds(s, { memfd, ready: readyW, start: startR });
+  const { fds, config } = layout;
+  let next = layout.next;
   try {
     const bytes = new TextEncoder().encode(JSON.stringify(config));
     for (let off = 0; off < bytes.length;) off += k.write(memfd, bytes.subarray(off));
-    const argv = selfArgv([...s.globalFlags, "init", `--config-fd=${layout.config}`]);
+    const argv = selfArgv([...s.globalFlags, "init", `--config-fd=${config.readyFd - 1}`]);
     const exe = readOnlyExe(k);
     let path = self().path;
     if (exe !== null) {

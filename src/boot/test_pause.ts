@@ -23,18 +23,45 @@ export type PausePoint =
   /** boot: StartRoot arrived, before the start byte goes to init. */
   | "boot-before-start"
   /** init: at its very start, before any namespace or mount work. */
-  | "init-start";
+  | "init-start"
+  /** init (a clone child): the container is built and the credentials set, before rlimits and execve. */
+  | "init-before-exec";
 
 const POLL_MS = 10;
 
-/** Blocks at `point` when the environment asks for it (see the module comment); otherwise returns at once. */
-export function testPause(point: PausePoint): void {
+function wanted(point: PausePoint): string | null {
   const points = Deno.env.get("RUNTS_TEST_PAUSE");
   const dir = Deno.env.get("RUNTS_TEST_PAUSE_DIR");
-  if (!points || !dir || !points.split(",").includes(point)) return;
+  return points && dir && points.split(",").includes(point) ? dir : null;
+}
+
+/** Blocks at `point` when the environment asks for it (see the module comment); otherwise returns at once. */
+export function testPause(point: PausePoint): void {
+  const dir = wanted(point);
+  if (dir === null) return;
   // The pid as the host sees it: inside a new pid namespace Deno.pid is 1, but /proc is still the host's.
+  pauseAt(`${dir}/${point}.${Number(Deno.readLinkSync("/proc/self"))}`);
+}
+
+/**
+ * For a clone child that is about to change its root: a pause for `point` later on, through the pause
+ * directory opened now (`open` returns an O_PATH fd of it, which the caller closes with the returned
+ * `close`) and the host pid seen now.
+ */
+export function laterPause(
+  point: PausePoint,
+  open: (dir: string) => number,
+  close: (fd: number) => void,
+): { pause: () => void; close: () => void } {
+  const dir = wanted(point);
+  if (dir === null) return { pause: () => {}, close: () => {} };
+  const fd = open(dir);
   const pid = Number(Deno.readLinkSync("/proc/self"));
-  const marker = `${dir}/${point}.${pid}`;
+  return { pause: () => pauseAt(`/proc/self/fd/${fd}/${point}.${pid}`), close: () => close(fd) };
+}
+
+function pauseAt(marker: string): void {
+  const pid = marker.slice(marker.lastIndexOf(".") + 1);
   Deno.writeTextFileSync(marker, String(pid));
   const tick = new Int32Array(new SharedArrayBuffer(4));
   for (;;) {

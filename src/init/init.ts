@@ -62,15 +62,24 @@ export interface Prepared {
 
 const CAP_SYS_ADMIN = capMask(["CAP_SYS_ADMIN"]);
 
-/** Everything up to the start signal. Throws on any failure; the caller reports it. */
-export function prepare(k: Kernel, cfg: InitConfig, cap = lastCap()): Prepared {
+/**
+ * Everything up to the start signal but the rlimits (see applyRlimits' callers). `compiled` is the
+ * seccomp filter when the caller compiled it already (a clone child must not dlopen). Throws on any
+ * failure; the caller reports it.
+ */
+export function prepare(
+  k: Kernel,
+  cfg: InitConfig,
+  cap = lastCap(),
+  compiled?: CompiledFilter | null,
+): Prepared {
   // Into the container's cgroups before anything else: limits apply from here, and a new cgroup
   // namespace is rooted at the container's cgroup.
   joinCgroups(k, cfg.cgroupFds ?? []);
   k.umask(0);
   // libseccomp is dlopen'ed from the host's root, so the filter is compiled before anything moves.
   const seccomp = cfg.spec.linux?.seccomp;
-  const filter = seccomp ? compileSeccomp(seccomp) : null;
+  const filter = compiled !== undefined ? compiled : seccomp ? compileSeccomp(seccomp) : null;
   const sources = cfg.mode === "create" ? takeSources(k, cfg) : null;
   const before = namespaceIds();
   const plan = planNamespaces(cfg);
@@ -82,7 +91,6 @@ export function prepare(k: Kernel, cfg: InitConfig, cap = lastCap()): Prepared {
     setNames(k, cfg.spec);
   }
   const p = cfg.process;
-  applyRlimits(k, p);
   applyOomScoreAdj(p);
   applyPersonality(k, cfg.spec.linux?.personality);
   restrictCpus(k, cfg.cpuNum);
@@ -143,6 +151,7 @@ export function runInit(k: Kernel, cfg: InitConfig): never {
   // The app never outlives boot (docs/reliability.md): the parent-death signal armed above stays through
   // execve (unless the program is set-id or has file capabilities).
   try {
+    applyRlimits(k, cfg.process);
     seal(k, prepared);
     k.execve(prepared.path, cfg.process.args!, cfg.process.env ?? []);
   } catch (e) {

@@ -5,8 +5,7 @@
  * process is re-parented to the engine's subreaper. Non-detached execs go through ExecuteAsync + WaitPID.
  */
 import type { Kernel } from "../../ffi/kernel.ts";
-import { P, W } from "../../ffi/consts.ts";
-import { spawnInit, startExecInit } from "../boot/spawn_init.ts";
+import { execInit } from "../boot/start_init.ts";
 import type { Control, ExecArgs } from "./control.ts";
 import { bootEnv } from "./boot_args.ts";
 
@@ -23,7 +22,7 @@ export function spawnDetachedExec(
 ): number {
   const { plan, cgroupFds } = control.prepareExec(args);
   try {
-    const started = spawnInit(k, {
+    return execInit(k, {
       config: plan.Config,
       stdio,
       preserved: [],
@@ -33,13 +32,6 @@ export function spawnDetachedExec(
       cgroupFds,
       globalFlags: plan.GlobalFlags,
     }, bootEnv(Deno.env.toObject()));
-    try {
-      startExecInit(k, started);
-    } catch (e) {
-      k.waitid(P.PID, started.pid, W.EXITED); // killed by startExecInit; ours to reap
-      throw e;
-    }
-    return started.pid;
   } finally {
     for (const fd of cgroupFds) k.close(fd);
   }

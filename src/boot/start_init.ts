@@ -1,0 +1,197 @@
+/**
+ * Starting the container's init, and an exec'd process's: as a clone child running src/init's job
+ * (src/init/child.ts), with no Deno start, wherever ffi/clone_child.ts works (x86_64); elsewhere, or with
+ * RUNTS_INIT=process, as the `runts init` process of src/boot/spawn_init.ts.
+ *
+ * A created container's app is stopped by the kernel right after its execve, before its first
+ * instruction: the child asked to be traced (PTRACE_TRACEME), boot is its tracer, and StartRoot detaches
+ * it. PTRACE_O_EXITKILL and the parent-death signal kill it if boot dies first, so it never runs then.
+ */
+import {
+  CLD,
+  CLONE,
+  cloneChildSupported,
+  Errno,
+  isErrno,
+  type Kernel,
+  P,
+  PTRACE_O,
+  SIGNALS,
+  W,
+} from "../../ffi/mod.ts";
+import { READY } from "../init/config.ts";
+import { initJob } from "../init/child.ts";
+import { type CompiledFilter, compileSeccomp } from "../seccomp/compile.ts";
+import {
+  type InitSpawn,
+  layoutInitFds,
+  readLine,
+  spawnInit,
+  startExecInit,
+  withPidNamespace,
+} from "./spawn_init.ts";
+
+/** A container's init, set up and waiting to run the app. */
+export interface InitProcess {
+  /** The app's host pid (init's, which becomes the app). */
+  readonly pid: number;
+  /** "clone": a clone child, now the stopped app; "process": a `runts init` waiting for its start byte. */
+  readonly kind: "clone" | "process";
+  /** Lets the app run. Throws when it cannot (the app is gone, or its execve failed). */
+  start(): void;
+  /** Releases what start() would have used, when the container goes before it starts. */
+  close(): void;
+}
+
+/** True when inits run as clone children here (see the module comment). */
+export function clonedInits(): boolean {
+  return cloneChildSupported && Deno.env.get("RUNTS_INIT") !== "process";
+}
+
+const EXEC_ERRORS: Record<number, string> = {
+  [Errno.ENOENT]: "no such file or directory",
+  [Errno.EACCES]: "permission denied",
+  [Errno.ENOEXEC]: "exec format error",
+  [Errno.ENOTDIR]: "not a directory",
+  [Errno.ELOOP]: "too many levels of symbolic links",
+  [Errno.E2BIG]: "argument list too long",
+  [Errno.ETXTBSY]: "text file busy",
+  [Errno.ENOMEM]: "cannot allocate memory",
+  [Errno.EPERM]: "operation not permitted",
+};
+
+/** A failed execve as Go (and so runc) words it: `exec: "/x": permission denied`. */
+export function execErrorText(path: string, errno: number): string {
+  return `exec: ${JSON.stringify(path)}: ${EXEC_ERRORS[errno] ?? `errno ${errno}`}`;
+}
+
+function compileFilter(s: InitSpawn): CompiledFilter | null {
+  const profile = s.config.spec.linux?.seccomp;
+  return profile ? compileSeccomp(profile) : null;
+}
+
+function reap(k: Kernel, pid: number): void {
+  try {
+    k.waitid(P.PID, pid, W.EXITED);
+  } catch (e) {
+    if (!isErrno(e, Errno.ECHILD)) throw e;
+  }
+}
+
+function kill(k: Kernel, pid: number): void {
+  try {
+    k.kill(pid, SIGNALS.KILL);
+  } catch (e) {
+    if (!isErrno(e, Errno.ESRCH)) throw e;
+  }
+}
+
+/** Runs the init job in a clone child; returns its pid once the app's execve succeeded. */
+function cloneInit(k: Kernel, s: InitSpawn, traceUntilStart: boolean): number {
+  const filter = compileFilter(s);
+  const { fds, config } = layoutInitFds(s, null);
+  const job = initJob(k, { config, fds, filter, traceUntilStart });
+  const flags = s.pidns.kind === "new" ? CLONE.NEWPID : 0;
+  const joined = s.pidns.kind === "join" ? s.pidns : { kind: "inherit" as const };
+  const r = withPidNamespace(k, joined, () => k.runInChild(flags, job));
+  if (r.failure !== null || r.execErrno !== 0) {
+    reap(k, r.pid);
+    throw new Error(r.failure ?? execErrorText(r.path, r.execErrno));
+  }
+  return r.pid;
+}
+
+/** The clone path of createInit: the app, stopped at its first instruction, traced by boot. */
+function createCloned(k: Kernel, s: InitSpawn): InitProcess {
+  const pid = cloneInit(k, s, true);
+  const stop = k.waitid(P.PID, pid, W.EXITED | W.STOPPED);
+  if (!stop || stop.code !== CLD.TRAPPED) {
+    if (stop?.code === CLD.STOPPED) kill(k, pid);
+    throw new Error("init exited before it was ready");
+  }
+  try {
+    k.ptraceSetOptions(pid, PTRACE_O.EXITKILL);
+  } catch (e) {
+    kill(k, pid);
+    reap(k, pid);
+    throw e;
+  }
+  let started = false;
+  return {
+    pid,
+    kind: "clone",
+    start() {
+      if (started) throw new Error("the container's process was started already");
+      started = true;
+      k.ptraceDetach(pid, 0);
+    },
+    close() {},
+  };
+}
+
+/** The process path of createInit: `runts init`, ready and waiting for its start byte. */
+function createProcess(k: Kernel, s: InitSpawn, env: readonly string[]): InitProcess {
+  const init = spawnInit(k, s, env);
+  const line = readLine(k, init.readyFd);
+  if (line !== READY) {
+    kill(k, init.pid);
+    reap(k, init.pid);
+    k.close(init.readyFd);
+    k.close(init.startFd);
+    throw new Error(line?.replace(/^error: /, "") ?? "init exited before it was ready");
+  }
+  let open = true;
+  const close = () => {
+    if (!open) return;
+    open = false;
+    k.close(init.readyFd);
+    k.close(init.startFd);
+  };
+  return {
+    pid: init.pid,
+    kind: "process",
+    start() {
+      if (!open) throw new Error("the container's process was started already");
+      try {
+        k.write(init.startFd, new Uint8Array(1));
+        const failed = readLine(k, init.readyFd);
+        if (failed !== null) throw new Error(failed.replace(/^error: /, ""));
+      } finally {
+        close();
+      }
+    },
+    close,
+  };
+}
+
+/**
+ * Builds a new container (InitSpawn mode "create") up to the moment before the app runs. Throws with
+ * init's report when that fails; nothing of the child is left then.
+ */
+export function createInit(k: Kernel, s: InitSpawn, env: readonly string[]): InitProcess {
+  return clonedInits() ? createCloned(k, s) : createProcess(k, s, env);
+}
+
+/**
+ * Starts an exec'd process (InitSpawn mode "exec") as the caller's child and returns its host pid once
+ * its execve succeeded; the caller reaps it. Throws `exec: …` with init's report otherwise, the child
+ * reaped.
+ */
+export function execInit(k: Kernel, s: InitSpawn, env: readonly string[]): number {
+  if (clonedInits()) {
+    try {
+      return cloneInit(k, s, false);
+    } catch (e) {
+      const msg = (e as Error).message;
+      throw new Error(msg.startsWith("exec: ") ? msg : `exec: ${msg}`);
+    }
+  }
+  const started = spawnInit(k, s, env);
+  try {
+    startExecInit(k, started);
+  } catch (e) {
+    reap(k, started.pid);
+    throw e;
+  }
+  return started.pid;
+}
