@@ -84,6 +84,28 @@ export function capNames(mask: bigint): string[] {
   return names;
 }
 
+/**
+ * The ambient caps of `want` that the kernel lets a thread with `sets` raise: those both permitted and
+ * inheritable (PR_CAP_AMBIENT_RAISE fails with EPERM for any other). The rest are skipped, as runc skips
+ * them, each with a line to `debug`: `runc spec` and `crun spec` list ambient caps they leave out of the
+ * inheritable set. boot (applyCaps) and init (applyCredentials) both raise ambient caps by this rule.
+ */
+export function raisableAmbient(
+  want: bigint,
+  sets: { permitted: bigint; inheritable: bigint },
+  debug: (m: string) => void = () => {},
+): bigint {
+  const raise = want & sets.permitted & sets.inheritable;
+  for (const name of capNames(want & ~raise)) {
+    const missing = [
+      ...(sets.permitted & capMask([name]) ? [] : ["permitted"]),
+      ...(sets.inheritable & capMask([name]) ? [] : ["inheritable"]),
+    ];
+    debug(`ambient capability ${name} not raised: it is not ${missing.join(" or ")}`);
+  }
+  return raise;
+}
+
 const CAP_LAST_CAP = "/proc/sys/kernel/cap_last_cap";
 let cachedLastCap: number | undefined;
 
