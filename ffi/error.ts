@@ -2,7 +2,9 @@ import { errnoName } from "./errno.ts";
 
 /**
  * A failed system call: names the call, its key argument and the errno, e.g.
- * `mount /proc on /x/proc: EPERM`.
+ * `mount /proc on /x/proc: EPERM`. Constants appear by name (ffi/names.ts), never as bare numbers; an
+ * argument list written in parentheses follows the call directly: `prctl(PR_CAP_AMBIENT_RAISE,
+ * CAP_AUDIT_WRITE): EPERM`.
  */
 export class SyscallError extends Error {
   /** The raw errno value. */
@@ -14,7 +16,7 @@ export class SyscallError extends Error {
 
   constructor(call: string, arg: string, errno: number) {
     const code = errnoName(errno);
-    super(arg ? `${call} ${arg}: ${code}` : `${call}: ${code}`);
+    super(`${call}${arg && !arg.startsWith("(") ? " " : ""}${arg}: ${code}`);
     this.name = "SyscallError";
     this.errno = errno;
     this.code = code;

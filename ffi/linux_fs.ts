@@ -1,9 +1,22 @@
 /** Real filesystem calls (see FsCalls). */
-import { AT } from "./consts.ts";
+import { AT, MS, TIOC } from "./consts.ts";
 import type { FsCalls } from "./kernel.ts";
 import { rawSyscall, sys } from "./libc.ts";
 import { addr, cstr, fromCstr } from "./mem.ts";
 import { SyscallError } from "./error.ts";
+import {
+  CLOSE_RANGE_FLAGS,
+  fcntlArgs,
+  flagsOf,
+  FLOCK_OPS,
+  IOCTL_REQUESTS,
+  MOUNT_ATTRS,
+  MOUNT_FLAGS,
+  nameOf,
+  OPEN_FLAGS,
+  openFlags,
+  UMOUNT_FLAGS,
+} from "./names.ts";
 
 const O_CLOEXEC = 0o2000000;
 
@@ -18,12 +31,21 @@ const fdArg = (fd: number) => (fd === AT.FDCWD ? "" : `(dirfd ${fd}) `);
 /** The real filesystem calls. */
 export const linuxFs: FsCalls = {
   mount(source, target, fstype, flags, data) {
-    const what = flags & 0x1000 /* MS_BIND */ ? `${source} on ${target}` : `${source || fstype} on ${target}`;
+    const what = flags & MS.BIND ? `${source} on ${target}` : `${source || fstype} on ${target}`;
+    const opts = [...(flags ? [flagsOf(MOUNT_FLAGS, flags)] : []), ...(data ? [data] : [])];
     const d = data ? cstr(data) : null;
-    sys("mount", what, addr(cstr(source)), addr(cstr(target)), addr(cstr(fstype)), flags, addr(d));
+    sys(
+      "mount",
+      opts.length ? `${what} (${opts.join(", ")})` : what,
+      addr(cstr(source)),
+      addr(cstr(target)),
+      addr(cstr(fstype)),
+      flags,
+      addr(d),
+    );
   },
   umount2(target, flags) {
-    sys("umount2", target, addr(cstr(target)), flags);
+    sys("umount2", flags ? `${target} (${flagsOf(UMOUNT_FLAGS, flags)})` : target, addr(cstr(target)), flags);
   },
   pivotRoot(newRoot, putOld) {
     sys("pivot_root", `${newRoot} ${putOld}`, addr(cstr(newRoot)), addr(cstr(putOld)));
@@ -76,14 +98,14 @@ export const linuxFs: FsCalls = {
     if (r < 0n && r !== -4n) throw new SyscallError("close", `fd ${fd}`, Number(-r));
   },
   dup3(oldfd, newfd, flags) {
-    return sys("dup3", `fd ${oldfd} to ${newfd}`, oldfd, newfd, flags);
+    return sys("dup3", `(${oldfd}, ${newfd}, ${flagsOf(OPEN_FLAGS, flags)})`, oldfd, newfd, flags);
   },
   fcntl(fd, cmd, arg = 0) {
-    return sys("fcntl", `fd ${fd} cmd ${cmd}`, fd, cmd, arg);
+    return sys("fcntl", `(${fd}, ${fcntlArgs(cmd, arg)})`, fd, cmd, arg);
   },
   pipe2(flags) {
     const fds = new Int32Array(2);
-    sys("pipe2", "", addr(fds), flags);
+    sys("pipe2", `(${flagsOf(OPEN_FLAGS, flags)})`, addr(fds), flags);
     return [fds[0], fds[1]];
   },
   read(fd, buf) {
@@ -96,22 +118,33 @@ export const linuxFs: FsCalls = {
     return sys("lseek", `fd ${fd}`, fd, offset, whence);
   },
   closeRange(first, last, flags) {
-    sys("close_range", `${first}..${last}`, first, last >>> 0, flags);
+    sys(
+      "close_range",
+      `(${first}, ${last >>> 0}, ${flagsOf(CLOSE_RANGE_FLAGS, flags)})`,
+      first,
+      last >>> 0,
+      flags,
+    );
   },
   umask(mask) {
     return sys("umask", mask.toString(8), mask);
   },
   ioctl(fd, request, arg) {
+    // A value argument is shown (TIOCGPTPEER's are open flags); a buffer is not.
+    let value = "";
+    if (typeof arg === "bigint" && arg !== 0n) {
+      value = `, ${request === TIOC.GPTPEER ? openFlags(Number(arg)) : arg}`;
+    }
     return sys(
       "ioctl",
-      `fd ${fd} 0x${request.toString(16)}`,
+      `(${fd}, ${nameOf(IOCTL_REQUESTS, request)}${value})`,
       fd,
       request,
       typeof arg === "bigint" ? arg : addr(arg),
     );
   },
   flock(fd, op) {
-    sys("flock", `fd ${fd} op ${op}`, fd, op);
+    sys("flock", `(${fd}, ${flagsOf(FLOCK_OPS, op)})`, fd, op);
   },
   fstatMode(fd) {
     // struct stat: st_mode is at offset 24 on x86_64 and 16 on aarch64.
@@ -147,7 +180,9 @@ export const linuxFs: FsCalls = {
     const flags = AT.EMPTY_PATH | (recursive ? 0x8000 /* AT_RECURSIVE */ : 0);
     sys(
       "mount_setattr",
-      `fd ${fd} set 0x${attrSet.toString(16)}${recursive ? " recursively" : ""}`,
+      `(${fd}, ${recursive ? "AT_RECURSIVE" : "0"}, set ${flagsOf(MOUNT_ATTRS, attrSet)}, clear ${
+        flagsOf(MOUNT_ATTRS, attrClr)
+      })`,
       fd,
       addr(cstr("")),
       flags,

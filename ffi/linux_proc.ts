@@ -4,6 +4,19 @@ import type { CapSets, ProcCalls, WaitInfo } from "./kernel.ts";
 import { rawSyscall, sys, sysBlocking } from "./libc.ts";
 import { addr, cstr, cstrTable } from "./mem.ts";
 import { SyscallError } from "./error.ts";
+import {
+  CLONE_FLAGS,
+  flagsOf,
+  IOPRIO_CLASSES,
+  nameOf,
+  PERSONALITIES,
+  prctlArgs,
+  RLIMIT_RESOURCES,
+  rlimitValue,
+  SCHED_FLAGS,
+  SCHED_POLICIES,
+  signalName,
+} from "./names.ts";
 import { spawn } from "./spawn.ts";
 import { resetDispositions, runInChild } from "./clone_child.ts";
 
@@ -32,10 +45,10 @@ function resetSignals(): void {
 /** The real process calls. */
 export const linuxProc: ProcCalls = {
   unshare(flags) {
-    sys("unshare", `0x${flags.toString(16)}`, flags);
+    sys("unshare", `(${flagsOf(CLONE_FLAGS, flags)})`, flags);
   },
   setns(fd, nstype) {
-    sys("setns", `fd ${fd} type 0x${nstype.toString(16)}`, fd, nstype);
+    sys("setns", `(${fd}, ${flagsOf(CLONE_FLAGS, nstype)})`, fd, nstype);
   },
   sethostname(name) {
     const b = cstr(name);
@@ -46,7 +59,7 @@ export const linuxProc: ProcCalls = {
     sys("setdomainname", name, addr(b), b.length - 1);
   },
   prctl(option, a2 = 0, a3 = 0, a4 = 0, a5 = 0) {
-    return sys("prctl", `option ${option}`, option, a2, a3, a4, a5);
+    return sys("prctl", prctlArgs(option, a2, a3), option, a2, a3, a4, a5);
   },
   capget() {
     const data = new Uint32Array(6);
@@ -90,7 +103,7 @@ export const linuxProc: ProcCalls = {
   getgid: () => sys("getgid", ""),
   getpid: () => sys("getpid", ""),
   kill(pid, sig) {
-    sys("kill", `${pid} signal ${sig}`, pid, sig);
+    sys("kill", `(${pid}, ${signalName(sig)})`, pid, sig);
   },
   waitid(idtype, id, options) {
     const si = new Uint8Array(128);
@@ -116,10 +129,13 @@ export const linuxProc: ProcCalls = {
   setsid: () => sys("setsid", ""),
   setrlimit(resource, soft, hard) {
     const lim = new BigUint64Array([soft, hard]);
-    sys("prlimit64", `resource ${resource} to ${soft}/${hard}`, 0, resource, addr(lim), 0);
+    const what = `(${nameOf(RLIMIT_RESOURCES, resource)}, soft=${rlimitValue(soft)}, hard=${
+      rlimitValue(hard)
+    })`;
+    sys("prlimit64", what, 0, resource, addr(lim), 0);
   },
   personality(persona) {
-    return sys("personality", `0x${persona.toString(16)}`, persona);
+    return sys("personality", `(${nameOf(PERSONALITIES, persona)})`, persona);
   },
   schedSetaffinity(pid, cpus) {
     const mask = new BigUint64Array(16);
@@ -138,12 +154,17 @@ export const linuxProc: ProcCalls = {
     buf.setBigUint64(24, a.runtime, true);
     buf.setBigUint64(32, a.deadline, true);
     buf.setBigUint64(40, a.period, true);
-    sys("sched_setattr", `pid ${pid} policy ${a.policy}`, pid, addr(new Uint8Array(buf.buffer)), 0);
+    const shown = [`priority=${a.priority}`];
+    if (a.nice) shown.push(`nice=${a.nice}`);
+    if (a.flags) shown.push(`flags=${flagsOf(SCHED_FLAGS, a.flags)}`);
+    for (const k of ["runtime", "deadline", "period"] as const) if (a[k]) shown.push(`${k}=${a[k]}`);
+    const what = `(${pid}, ${nameOf(SCHED_POLICIES, a.policy)}, ${shown.join(", ")})`;
+    sys("sched_setattr", what, pid, addr(new Uint8Array(buf.buffer)), 0);
   },
   ioprioSet(pid, ioClass, level) {
     sys(
       "ioprio_set",
-      `pid ${pid} class ${ioClass} level ${level}`,
+      `(${pid}, ${nameOf(IOPRIO_CLASSES, ioClass)}, ${level})`,
       1, /* IOPRIO_WHO_PROCESS */
       pid,
       (ioClass << 13) | level,

@@ -1,9 +1,10 @@
 /** Real unix socket and epoll calls (see SocketCalls, EpollCalls). */
-import { NETDEV, SOCK } from "./consts.ts";
+import { EPOLL, NETDEV, SOCK } from "./consts.ts";
 import type { EpollCalls, SocketCalls } from "./kernel.ts";
 import { rawSyscall, sys, sysBlocking } from "./libc.ts";
 import { addr } from "./mem.ts";
 import { SyscallError } from "./error.ts";
+import { ADDRESS_FAMILIES, EPOLL_EVENTS, EPOLL_OPS, flagsOf, nameOf, socketType } from "./names.ts";
 
 const MAX_SUN_PATH = 108;
 
@@ -39,26 +40,28 @@ export const linuxSocket: SocketCalls = {
   linkUp(name) {
     const bytes = new TextEncoder().encode(name);
     if (bytes.length >= NETDEV.IFNAMSIZ) {
-      throw new SyscallError("ioctl", `SIOCSIFFLAGS ${name}`, 36 /* ENAMETOOLONG */);
+      throw new SyscallError("ioctl", `(SIOCGIFFLAGS, ${name})`, 36 /* ENAMETOOLONG */);
     }
-    const fd = sys("socket", "AF_INET SOCK_DGRAM", NETDEV.AF_INET, NETDEV.SOCK_DGRAM | SOCK.CLOEXEC, 0);
+    const type = NETDEV.SOCK_DGRAM | SOCK.CLOEXEC;
+    const fd = sys("socket", `(AF_INET, ${socketType(type)}, 0)`, NETDEV.AF_INET, type, 0);
     try {
       const ifr = new Uint8Array(NETDEV.IFREQ_SIZE);
       ifr.set(bytes);
-      sys("ioctl", `SIOCGIFFLAGS ${name}`, fd, NETDEV.SIOCGIFFLAGS, addr(ifr));
+      sys("ioctl", `(${fd}, SIOCGIFFLAGS, ${name})`, fd, NETDEV.SIOCGIFFLAGS, addr(ifr));
       const v = new DataView(ifr.buffer);
       v.setUint16(NETDEV.IFNAMSIZ, v.getUint16(NETDEV.IFNAMSIZ, true) | NETDEV.IFF_UP, true);
-      sys("ioctl", `SIOCSIFFLAGS ${name}`, fd, NETDEV.SIOCSIFFLAGS, addr(ifr));
+      sys("ioctl", `(${fd}, SIOCSIFFLAGS, ${name})`, fd, NETDEV.SIOCSIFFLAGS, addr(ifr));
     } finally {
       rawSyscall("close", fd);
     }
   },
   socket(domain, type, protocol) {
-    return sys("socket", `domain ${domain} type ${type}`, domain, type, protocol);
+    const what = `(${nameOf(ADDRESS_FAMILIES, domain)}, ${socketType(type)}, ${protocol})`;
+    return sys("socket", what, domain, type, protocol);
   },
   socketpair(type) {
     const fds = new Int32Array(2);
-    sys("socketpair", "AF_UNIX", SOCK.AF_UNIX, type, 0, addr(fds));
+    sys("socketpair", `(AF_UNIX, ${socketType(type)}, 0)`, SOCK.AF_UNIX, type, 0, addr(fds));
     return [fds[0], fds[1]];
   },
   bind(fd, address) {
@@ -158,7 +161,10 @@ export const linuxEpoll: EpollCalls = {
     const v = new DataView(ev.buffer);
     v.setUint32(0, events, true);
     v.setBigUint64(DATA_OFF, BigInt(fd), true);
-    sys("epoll_ctl", `fd ${fd} op ${op}`, epfd, op, fd, addr(ev));
+    const what = op === EPOLL.CTL_DEL
+      ? `(${epfd}, EPOLL_CTL_DEL, ${fd})`
+      : `(${epfd}, ${nameOf(EPOLL_OPS, op)}, ${fd}, ${flagsOf(EPOLL_EVENTS, events >>> 0)})`;
+    sys("epoll_ctl", what, epfd, op, fd, addr(ev));
   },
   async epollWait(epfd, max, timeoutMs) {
     const buf = new Uint8Array(EVENT_SIZE * max);

@@ -24,7 +24,7 @@ Deno.test("ffi: mount on a missing directory is ENOENT naming the path", () => {
     () => linux.mount("tmpfs", target, "tmpfs", MS.NOSUID, "size=1m"),
     "mount",
     "ENOENT",
-    new RegExp(`^mount tmpfs on ${target}: ENOENT$`),
+    new RegExp(`^mount tmpfs on ${target} \\(MS_NOSUID, size=1m\\): ENOENT$`),
   );
   try {
     linux.mount("", target, "", MS.BIND);

@@ -1,5 +1,5 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
-import { CLONE, linux, MS, O } from "../ffi/mod.ts";
+import { CLONE, linux, MS, O, PR } from "../ffi/mod.ts";
 import { fakeKernel } from "../ffi/fake.ts";
 import { parseMountOptions } from "../src/init/mount_options.ts";
 import { enterNamespaces, planNamespaces } from "../src/init/namespaces.ts";
@@ -8,7 +8,9 @@ import { makedev } from "../src/init/devices.ts";
 import type { InitConfig } from "../src/init/config.ts";
 import { waitStatus } from "../src/boot/loader.ts";
 import { exitCodeFromWaitStatus as exitCodeOf } from "../src/cmd/cmd.ts";
-import { prepareArgs } from "../src/cmd/capability.ts";
+import { applyCaps, prepareArgs } from "../src/cmd/capability.ts";
+import { applyCredentials } from "../src/init/process.ts";
+import { capMask, capNumber, lastCap } from "../src/specutils/capabilities.ts";
 import { defaultSpec } from "../src/specutils/default_spec.ts";
 
 function cfg(over: Partial<InitConfig> = {}): InitConfig {
@@ -146,4 +148,31 @@ Deno.test("prepareArgs drops by substring and re-inserts --attached after boot",
     ),
     ["--root=/r", "boot", "--attached", "--bundle=/b", "id"],
   );
+});
+
+/** The caps a fake kernel was asked to raise into the ambient set, by number. */
+function raisedAmbient(calls: { name: string; args: unknown[] }[]): number[] {
+  return calls.filter((c) =>
+    c.name === "prctl" && c.args[0] === PR.CAP_AMBIENT && c.args[1] === PR.CAP_AMBIENT_RAISE
+  )
+    .map((c) => c.args[2] as number);
+}
+
+Deno.test("ambient caps not both permitted and inheritable are skipped, by init and by boot alike", () => {
+  const all = (1n << BigInt(lastCap() + 1)) - 1n;
+  const caps = {
+    bounding: ["CAP_KILL", "CAP_NET_RAW", "CAP_CHOWN"],
+    effective: ["CAP_KILL", "CAP_NET_RAW"],
+    permitted: ["CAP_KILL", "CAP_NET_RAW"],
+    inheritable: ["CAP_NET_RAW", "CAP_CHOWN"],
+    // KILL is not inheritable, CHOWN not permitted: only NET_RAW can be raised.
+    ambient: ["CAP_KILL", "CAP_NET_RAW", "CAP_CHOWN"],
+  };
+  const init = fakeKernel({ capget: { effective: all, permitted: all, inheritable: 0n } });
+  const sets = applyCredentials(init.kernel, { ...defaultSpec().process!, capabilities: caps }, lastCap());
+  equal(sets.inheritable, capMask(caps.inheritable));
+  deepEqual(raisedAmbient(init.calls), [capNumber("CAP_NET_RAW")], "init");
+  const boot = fakeKernel({ capget: { effective: all, permitted: all, inheritable: 0n } });
+  applyCaps(boot.kernel, caps);
+  deepEqual(raisedAmbient(boot.calls), [capNumber("CAP_NET_RAW")], "boot --apply-caps");
 });

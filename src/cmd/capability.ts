@@ -4,7 +4,7 @@
  */
 import { type Kernel, PR } from "../../ffi/mod.ts";
 import type { LinuxCapabilities } from "../specutils/spec.ts";
-import { capMask, capNames, lastCap } from "../specutils/capabilities.ts";
+import { capMask, capNames, lastCap, raisableAmbient } from "../specutils/capabilities.ts";
 import { self } from "../specutils/exe.ts";
 import { log } from "../log/log.ts";
 
@@ -53,7 +53,8 @@ export function prepareArgs(args: readonly string[], attached: boolean, ...exclu
 
 /**
  * applyCaps: trims every set to what this process has (with a warning per dropped cap), drops the
- * bounding caps not asked for, then sets effective/permitted/inheritable and the ambient set.
+ * bounding caps not asked for, then sets effective/permitted/inheritable and the ambient set, skipping
+ * ambient caps that are not both permitted and inheritable (raisableAmbient, the rule init follows too).
  */
 export function applyCaps(k: Kernel, caps: LinuxCapabilities): void {
   const cur = k.capget();
@@ -70,17 +71,20 @@ export function applyCaps(k: Kernel, caps: LinuxCapabilities): void {
     permitted: trim(caps.permitted),
     inheritable: trim(caps.inheritable),
   };
-  const ambient = trim(caps.ambient);
+  const ambient = raisableAmbient(trim(caps.ambient), sets, log.debug);
   const last = lastCap();
   if (cur.effective & (1n << 8n) /* CAP_SETPCAP */) {
     for (let c = 0; c <= last; c++) if (!(bounding & (1n << BigInt(c)))) k.prctl(PR.CAPBSET_DROP, c);
   }
   k.capset(sets);
   for (let c = 0; c <= last; c++) {
-    const op = ambient & (1n << BigInt(c)) ? PR.CAP_AMBIENT_RAISE : PR.CAP_AMBIENT_LOWER;
-    try {
-      k.prctl(PR.CAP_AMBIENT, op, c, 0, 0);
-    } catch { /* runsc ignores ambient errors: a cap outside permitted|inheritable cannot be raised */ }
+    k.prctl(
+      PR.CAP_AMBIENT,
+      ambient & (1n << BigInt(c)) ? PR.CAP_AMBIENT_RAISE : PR.CAP_AMBIENT_LOWER,
+      c,
+      0,
+      0,
+    );
   }
   log.debug(`Capabilities applied: ${JSON.stringify(caps)}`);
 }

@@ -4,7 +4,8 @@
  */
 import { type CapSets, type Kernel, O, PER, PR, RLIMIT } from "../../ffi/mod.ts";
 import type { LinuxPersonality, Process, Spec } from "../specutils/spec.ts";
-import { capMask } from "../specutils/capabilities.ts";
+import { capMask, raisableAmbient } from "../specutils/capabilities.ts";
+import { log } from "../log/log.ts";
 import { isSysctlName, type SysctlNamespace, sysctlNamespace, sysctlPath } from "../specutils/sysctl.ts";
 import { openInRoot } from "./paths.ts";
 
@@ -140,10 +141,10 @@ export function applyCredentials(k: Kernel, p: Process, lastCap: number, hold = 
   const held = hold & have;
   k.capset({ ...sets, effective: sets.effective | held, permitted: sets.permitted | held });
   k.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  for (const name of caps.ambient ?? []) {
-    const bit = capMask([name]);
-    const c = bit.toString(2).length - 1;
-    k.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, c, 0, 0);
+  // Against the app's sets, not the held cap: the drop after the seccomp load would clear it again.
+  const ambient = raisableAmbient(capMask(caps.ambient), sets, log.debug);
+  for (let c = 0; c <= lastCap; c++) {
+    if (ambient & (1n << BigInt(c))) k.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, c, 0, 0);
   }
   if (p.noNewPrivileges) k.prctl(PR.SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   return sets;

@@ -1,32 +1,6 @@
 /** process.scheduler, process.ioPriority and process.execCPUAffinity: how the app is scheduled. */
-import type { Kernel } from "../../ffi/mod.ts";
+import { IOPRIO_CLASS, type Kernel, SCHED_FLAG, SCHED_POLICY } from "../../ffi/mod.ts";
 import type { Process } from "../specutils/spec.ts";
-
-const POLICIES: Record<string, number> = {
-  SCHED_OTHER: 0,
-  SCHED_FIFO: 1,
-  SCHED_RR: 2,
-  SCHED_BATCH: 3,
-  SCHED_ISO: 4,
-  SCHED_IDLE: 5,
-  SCHED_DEADLINE: 6,
-};
-
-const FLAGS: Record<string, bigint> = {
-  SCHED_FLAG_RESET_ON_FORK: 0x1n,
-  SCHED_FLAG_RECLAIM: 0x2n,
-  SCHED_FLAG_DL_OVERRUN: 0x4n,
-  SCHED_FLAG_KEEP_POLICY: 0x8n,
-  SCHED_FLAG_KEEP_PARAMS: 0x10n,
-  SCHED_FLAG_UTIL_CLAMP_MIN: 0x20n,
-  SCHED_FLAG_UTIL_CLAMP_MAX: 0x40n,
-};
-
-const IOPRIO_CLASSES: Record<string, number> = {
-  IOPRIO_CLASS_RT: 1,
-  IOPRIO_CLASS_BE: 2,
-  IOPRIO_CLASS_IDLE: 3,
-};
 
 /** Parses a cpu list such as "0-3,7" into cpu numbers. */
 export function parseCpuList(list: string): number[] {
@@ -42,11 +16,11 @@ export function parseCpuList(list: string): number[] {
 export function applyScheduling(k: Kernel, p: Process): void {
   const s = p.scheduler;
   if (s) {
-    const policy = POLICIES[s.policy];
+    const policy = SCHED_POLICY[s.policy];
     if (policy === undefined) throw new Error(`process.scheduler.policy ${s.policy}: unknown policy`);
     k.schedSetattr(0, {
       policy,
-      flags: (s.flags ?? []).reduce((m, f) => m | (FLAGS[f] ?? 0n), 0n),
+      flags: BigInt((s.flags ?? []).reduce((m, f) => m | (SCHED_FLAG[f] ?? 0), 0)),
       nice: s.nice ?? 0,
       priority: s.priority ?? 0,
       runtime: BigInt(s.runtime ?? 0),
@@ -56,7 +30,7 @@ export function applyScheduling(k: Kernel, p: Process): void {
   }
   const io = p.ioPriority;
   if (io) {
-    const cls = IOPRIO_CLASSES[io.class];
+    const cls = IOPRIO_CLASS[io.class];
     if (cls === undefined) throw new Error(`process.ioPriority.class ${io.class}: unknown class`);
     k.ioprioSet(0, cls, io.priority);
   }

@@ -3,53 +3,11 @@
  * three later ones too. The host kernel may know fewer: `lastCap()`/`supportedMask()` say how many.
  */
 import type { Kernel } from "../../ffi/mod.ts";
-import { O } from "../../ffi/mod.ts";
+import { CAPABILITIES, O } from "../../ffi/mod.ts";
 import { SpecError } from "./errors.ts";
 
-/** Capability names indexed by capability number, in kernel order. */
-export const CAPABILITIES: readonly string[] = Object.freeze([
-  "CAP_CHOWN",
-  "CAP_DAC_OVERRIDE",
-  "CAP_DAC_READ_SEARCH",
-  "CAP_FOWNER",
-  "CAP_FSETID",
-  "CAP_KILL",
-  "CAP_SETGID",
-  "CAP_SETUID",
-  "CAP_SETPCAP",
-  "CAP_LINUX_IMMUTABLE",
-  "CAP_NET_BIND_SERVICE",
-  "CAP_NET_BROADCAST",
-  "CAP_NET_ADMIN",
-  "CAP_NET_RAW",
-  "CAP_IPC_LOCK",
-  "CAP_IPC_OWNER",
-  "CAP_SYS_MODULE",
-  "CAP_SYS_RAWIO",
-  "CAP_SYS_CHROOT",
-  "CAP_SYS_PTRACE",
-  "CAP_SYS_PACCT",
-  "CAP_SYS_ADMIN",
-  "CAP_SYS_BOOT",
-  "CAP_SYS_NICE",
-  "CAP_SYS_RESOURCE",
-  "CAP_SYS_TIME",
-  "CAP_SYS_TTY_CONFIG",
-  "CAP_MKNOD",
-  "CAP_LEASE",
-  "CAP_AUDIT_WRITE",
-  "CAP_AUDIT_CONTROL",
-  "CAP_SETFCAP",
-  "CAP_MAC_OVERRIDE",
-  "CAP_MAC_ADMIN",
-  "CAP_SYSLOG",
-  "CAP_WAKE_ALARM",
-  "CAP_BLOCK_SUSPEND",
-  "CAP_AUDIT_READ",
-  "CAP_PERFMON",
-  "CAP_BPF",
-  "CAP_CHECKPOINT_RESTORE",
-]);
+/** Capability names indexed by capability number, in kernel order (the table lives in ffi/consts.ts). */
+export { CAPABILITIES };
 
 const BY_NAME: ReadonlyMap<string, number> = new Map(CAPABILITIES.map((name, i) => [name, i]));
 
@@ -82,6 +40,28 @@ export function capNames(mask: bigint): string[] {
     if ((mask >> BigInt(i)) & 1n) names.push(CAPABILITIES[i] ?? `cap_${i}`);
   }
   return names;
+}
+
+/**
+ * The ambient caps of `want` that the kernel lets a thread with `sets` raise: those both permitted and
+ * inheritable (PR_CAP_AMBIENT_RAISE fails with EPERM for any other). The rest are skipped, as runc skips
+ * them, each with a line to `debug`: `runc spec` and `crun spec` list ambient caps they leave out of the
+ * inheritable set. boot (applyCaps) and init (applyCredentials) both raise ambient caps by this rule.
+ */
+export function raisableAmbient(
+  want: bigint,
+  sets: { permitted: bigint; inheritable: bigint },
+  debug: (m: string) => void = () => {},
+): bigint {
+  const raise = want & sets.permitted & sets.inheritable;
+  for (const name of capNames(want & ~raise)) {
+    const missing = [
+      ...(sets.permitted & capMask([name]) ? [] : ["permitted"]),
+      ...(sets.inheritable & capMask([name]) ? [] : ["inheritable"]),
+    ];
+    debug(`ambient capability ${name} not raised: it is not ${missing.join(" or ")}`);
+  }
+  return raise;
 }
 
 const CAP_LAST_CAP = "/proc/sys/kernel/cap_last_cap";

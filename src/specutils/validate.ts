@@ -10,7 +10,7 @@ import {
   SECCOMP_FLAG_NAMES,
   SECCOMP_OP_NAMES,
 } from "./seccomp_names.ts";
-import { RLIMIT } from "../../ffi/mod.ts";
+import { IOPRIO_CLASS, RLIMIT, SCHED_FLAG, SCHED_POLICY } from "../../ffi/mod.ts";
 import { isCapability } from "./capabilities.ts";
 import { SpecError } from "./errors.ts";
 import {
@@ -284,25 +284,9 @@ function checkShape(v: unknown, s: Schema, path: string): void {
 // Semantic pass (runs only on structurally valid input, so plain property access is safe; null members
 // are treated like absent ones, hence `?.`, `??` and truthiness rather than `!== undefined`).
 
-const SCHED_POLICIES = new Set([
-  "SCHED_OTHER",
-  "SCHED_FIFO",
-  "SCHED_RR",
-  "SCHED_BATCH",
-  "SCHED_ISO",
-  "SCHED_IDLE",
-  "SCHED_DEADLINE",
-]);
-const SCHED_FLAGS = new Set([
-  "SCHED_FLAG_RESET_ON_FORK",
-  "SCHED_FLAG_RECLAIM",
-  "SCHED_FLAG_DL_OVERRUN",
-  "SCHED_FLAG_KEEP_POLICY",
-  "SCHED_FLAG_KEEP_PARAMS",
-  "SCHED_FLAG_UTIL_CLAMP_MIN",
-  "SCHED_FLAG_UTIL_CLAMP_MAX",
-]);
-const IOPRIO_CLASSES = new Set(["IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"]);
+const SCHED_POLICIES = new Set(Object.keys(SCHED_POLICY));
+const SCHED_FLAGS = new Set(Object.keys(SCHED_FLAG));
+const IOPRIO_CLASSES = new Set(Object.keys(IOPRIO_CLASS));
 const SECCOMP_ACTIONS = new Set(SECCOMP_ACTION_NAMES);
 const SECCOMP_OPS = new Set(SECCOMP_OP_NAMES);
 const SECCOMP_FLAGS = new Set(SECCOMP_FLAG_NAMES);

@@ -4,7 +4,8 @@
  * no_new_privs against a set-uid binary, and the supplementary groups exactly as specified.
  */
 import assert from "node:assert/strict";
-import { addToolbox, expectCode, Fixture, PrivateRootfs, run } from "./helpers.ts";
+import { addToolbox, expectCode, Fixture, PrivateRootfs, run, runts } from "./helpers.ts";
+import { exists } from "../util/rootfs.ts";
 import { capMask } from "../../src/specutils/capabilities.ts";
 
 const USER = { uid: 1000, gid: 1000 };
@@ -163,4 +164,76 @@ Deno.test("credentials: supplementary groups are exactly the spec's; none of the
     rootfs.cleanup();
     await fx.cleanup();
   }
+});
+
+const SPEC_TOOLS = { runc: "/usr/sbin/runc", crun: "/usr/bin/crun" } as const;
+const RUNC = SPEC_TOOLS.runc;
+
+/**
+ * A bundle holding the unmodified config.json `tool spec` writes (only process.args and terminal changed)
+ * and a private copy of the test rootfs at rootfs/, where the spec expects it.
+ */
+function foreignBundle(tool: keyof typeof SPEC_TOOLS, args: string[]): string {
+  const dir = Deno.makeTempDirSync({ prefix: `runts-${tool}-spec-` });
+  const spec = new Deno.Command(SPEC_TOOLS[tool], { args: ["spec"], cwd: dir }).outputSync();
+  if (!spec.success) throw new Error(`${tool} spec: ${new TextDecoder().decode(spec.stderr)}`);
+  const rootfs = new PrivateRootfs();
+  Deno.renameSync(rootfs.dir, `${dir}/rootfs`);
+  const config = JSON.parse(Deno.readTextFileSync(`${dir}/config.json`));
+  config.process.args = args;
+  config.process.terminal = false;
+  Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify(config, null, 2));
+  return dir;
+}
+
+async function runcRun(bundle: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const root = Deno.makeTempDirSync({ prefix: "runts-runc-root-" });
+  const id = `cred-runc-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    const out = await new Deno.Command(RUNC, {
+      args: ["--root", root, "run", "--bundle", bundle, id],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const d = new TextDecoder();
+    return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+  } finally {
+    await new Deno.Command(RUNC, { args: ["--root", root, "delete", "--force", id], stderr: "null" })
+      .output();
+    Deno.removeSync(root, { recursive: true });
+  }
+}
+
+const capLines = (stdout: string) => stdout.split("\n").filter((l) => l.startsWith("Cap")).join("\n");
+
+Deno.test({
+  name:
+    "credentials: the `runc spec` and `crun spec` defaults give the Cap* lines runc gives (ambient caps " +
+    "that are not inheritable are skipped)",
+  ignore: !exists(RUNC) || !exists(SPEC_TOOLS.crun),
+  fn: async () => {
+    const fx = new Fixture();
+    const bundles: string[] = [];
+    try {
+      for (const tool of ["runc", "crun"] as const) {
+        const bundle = foreignBundle(tool, ["grep", "^Cap", "/proc/self/status"]);
+        bundles.push(bundle);
+        const ours = await runts(fx.root, [
+          "run",
+          "--bundle",
+          bundle,
+          `cred-${tool}-${crypto.randomUUID().slice(0, 8)}`,
+        ]);
+        expectCode(ours, 0, `runts, ${tool} spec`);
+        const theirs = await runcRun(bundle);
+        expectCode(theirs, 0, `runc, ${tool} spec`);
+        assert.equal(capLines(ours.stdout), capLines(theirs.stdout), `${tool} spec: runts against runc`);
+        assert.equal(status(ours.stdout, "CapAmb"), hex([]), `${tool} spec: nothing ambient`);
+      }
+    } finally {
+      for (const b of bundles) Deno.removeSync(b, { recursive: true });
+      await fx.cleanup();
+    }
+  },
 });
