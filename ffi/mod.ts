@@ -2,6 +2,6 @@
 export type { CapSets, Kernel, PeerCred, Received, SchedAttr, SpawnOptions, WaitInfo } from "./kernel.ts";
 export { linux } from "./linux.ts";
 export { isErrno, SyscallError } from "./error.ts";
-export { Errno, errnoName } from "./errno.ts";
+export { Errno, errnoName, errnoText } from "./errno.ts";
 export * from "./consts.ts";
 export { BPF_DEVCG, BPF_OP, type BpfInsn, encodeBpf } from "./linux_bpf.ts";
