@@ -171,3 +171,29 @@ export const Errno = {
 export function errnoName(errno: number): string {
   return NAMES[errno] ?? `errno ${errno}`;
 }
+
+/**
+ * The C library's description of the errno values a user may see in an exec or terminal error, in the
+ * lowercase form Go (and so runc) prints them: engines match these texts (podman maps "no such file or
+ * directory" to exit 127 and "permission denied" to 126).
+ */
+const TEXTS: Record<number, string> = {
+  1: "operation not permitted",
+  2: "no such file or directory",
+  6: "no such device or address",
+  7: "argument list too long",
+  8: "exec format error",
+  12: "cannot allocate memory",
+  13: "permission denied",
+  20: "not a directory",
+  21: "is a directory",
+  22: "invalid argument",
+  26: "text file busy",
+  36: "file name too long",
+  40: "too many levels of symbolic links",
+};
+
+/** The description of `errno` as Go prints it (`no such file or directory`); else its symbolic name. */
+export function errnoText(errno: number): string {
+  return TEXTS[errno] ?? errnoName(errno);
+}

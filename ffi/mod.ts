@@ -12,7 +12,7 @@ export type {
 } from "./kernel.ts";
 export { linux } from "./linux.ts";
 export { isErrno, SyscallError } from "./error.ts";
-export { Errno, errnoName } from "./errno.ts";
+export { Errno, errnoName, errnoText } from "./errno.ts";
 export * from "./consts.ts";
 export { BPF_DEVCG, BPF_OP, type BpfInsn, encodeBpf } from "./linux_bpf.ts";
 export { cloneChildSupported } from "./clone_child.ts";

@@ -22,7 +22,7 @@ import {
 import { waitRelaying } from "../sandbox/relay.ts";
 import { SignalMode } from "../sandbox/control.ts";
 import { log } from "../log/log.ts";
-import { failWith, loadContainer } from "./oci.ts";
+import { EXEC_FAILURE_CODE, fail, failWith, loadContainer } from "./oci.ts";
 import { checkTerminal, loadContainerModules } from "../container/container.ts";
 
 /** The command-line overrides of `exec` without --process (runc's getProcess). */
@@ -148,7 +148,8 @@ class Exec implements Command {
 
   async execute(ctx: CommandContext, f: FlagSet): Promise<ExitStatus> {
     const fromFile = this.process.value !== "";
-    if (f.nArg() < 1 || (!fromFile && f.nArg() < 2)) return ExitStatus.UsageError;
+    if (f.nArg() < 1) return ExitStatus.UsageError;
+    if (!fromFile && f.nArg() < 2) return fail(ctx, "process args cannot be empty", EXEC_FAILURE_CODE);
     const id = f.arg(0);
     if (this.preserveFds.value > 0) {
       log.warning("exec --preserve-fds is not supported; no extra fds are passed");
@@ -180,15 +181,15 @@ class Exec implements Command {
         });
       }
     } catch (e) {
-      return failWith(ctx, e);
+      return failWith(ctx, e, EXEC_FAILURE_CODE);
     }
     const terminal = process.terminal === true;
     const detach = this.detach.value;
     const consoleSocket = this.consoleSocket.value;
     try {
-      checkTerminal(terminal, consoleSocket || undefined, !detach);
+      checkTerminal(k, terminal, consoleSocket || undefined, !detach);
     } catch (e) {
-      return failWith(ctx, e);
+      return failWith(ctx, e, EXEC_FAILURE_CODE);
     }
 
     let master: number | undefined;
@@ -253,7 +254,7 @@ class Exec implements Command {
       }
     } catch (e) {
       pending?.close();
-      return failWith(ctx, e);
+      return failWith(ctx, e, EXEC_FAILURE_CODE);
     } finally {
       if (master !== undefined) k.close(master);
     }

@@ -65,8 +65,8 @@ class List implements Command {
         pid: doc.pid,
         status: doc.status,
         bundle: c.rec.bundle,
-        rootfs: c.rec.rootfs,
-        created: c.rec.created,
+        rootfs: doc.rootfs,
+        created: doc.created,
         owner: c.rec.owner,
         ...(doc.annotations ? { annotations: doc.annotations } : {}),
       });

@@ -7,19 +7,22 @@ import { errorf } from "./cmd.ts";
 import type { Kernel } from "../../ffi/kernel.ts";
 import { Container, stateRoot } from "../container/container.ts";
 
+/** runc's exit code for a failed `exec` (its fatalWithCode(…, 255)); other operations fail with 1. */
+export const EXEC_FAILURE_CODE = 255;
+
 /**
  * Reports `msg` like errorf (stderr, and a JSON error line in the --log file) but makes the process
- * exit 1, as runc does for a failed operation (engines match its messages, e.g. "container not running",
- * "container ID does not exist"). Usage errors keep runsc's 128.
+ * exit `code`, 1 unless told, as runc does for a failed operation (engines match its messages, e.g.
+ * "container not running", "container ID does not exist"). Usage errors keep runsc's 128.
  */
-export function fail(ctx: CommandContext, msg: string): ExitStatus {
+export function fail(ctx: CommandContext, msg: string, code = 1): ExitStatus {
   errorf(msg);
-  ctx.waitStatus = 1 << 8;
+  ctx.waitStatus = code << 8;
   return ExitStatus.Success;
 }
 
 /** fail() with the message of `e`. */
-export function failWith(ctx: CommandContext, e: unknown): ExitStatus {
+export function failWith(ctx: CommandContext, e: unknown, code = 1): ExitStatus {
   const msg = e instanceof Error ? e.message : String(e);
   // Out of file descriptors, the message names a syscall; say what to look at.
   const hint = /\bEMFILE\b|Too many open files/.test(msg) && !msg.includes("RLIMIT_NOFILE")
@@ -27,7 +30,7 @@ export function failWith(ctx: CommandContext, e: unknown): ExitStatus {
     : /\bENOSPC\b/.test(msg)
     ? " (no space left on device)"
     : "";
-  return fail(ctx, msg + hint);
+  return fail(ctx, msg + hint, code);
 }
 
 /** Loads the container `id` under the configured state root. */

@@ -4,12 +4,12 @@
  */
 import type { Kernel } from "../../ffi/kernel.ts";
 import { O, SIGNALS } from "../../ffi/consts.ts";
-import { Errno } from "../../ffi/errno.ts";
-import { isErrno } from "../../ffi/error.ts";
+import { Errno, errnoText } from "../../ffi/errno.ts";
+import { isErrno, SyscallError } from "../../ffi/error.ts";
 import type { Config } from "../config/config.ts";
-import { log } from "../log/log.ts";
+import { log, nowRfc3339Nano, warnCaller } from "../log/log.ts";
 import type { Process, Spec } from "../specutils/spec.ts";
-import { absOf } from "../specutils/path.ts";
+import { absOf, clean } from "../specutils/path.ts";
 import { controlAddress } from "../sandbox/boot_args.ts";
 import { Control, type ExecArgs, SignalMode } from "../sandbox/control.ts";
 import { resolveMounts } from "../sandbox/mounts.ts";
@@ -76,13 +76,19 @@ const STOP_TIMEOUT_MS = 10_000;
 /** How long delete waits for boot to answer its kill request before killing boot itself. */
 const BOOT_ANSWER_MS = 2_000;
 
-/** The runtime-spec state document (`runts state`). */
+/** The runtime-spec state document (`runts state`), with runc's extra fields, in runc's order. */
 export interface StateDocument {
   ociVersion: string;
   id: string;
-  status: Status;
   pid: number;
+  status: Status;
   bundle: string;
+  /** The root filesystem's absolute path. */
+  rootfs: string;
+  /** When create began, RFC 3339 in UTC. */
+  created: string;
+  /** Always empty, as in runc's state (only `list` names the owner). */
+  owner: string;
   annotations?: Record<string, string>;
 }
 
@@ -160,7 +166,7 @@ export class Container {
       if (!spec.process) throw new ContainerError("invalid", "spec has no process");
       if (!spec.root?.path) throw new ContainerError("invalid", "spec has no root.path");
       const terminal = spec.process.terminal === true;
-      checkTerminal(terminal, opts.consoleSocket, opts.attached === true);
+      checkTerminal(k, terminal, opts.consoleSocket, opts.attached === true);
 
       const random = crypto.randomUUID().slice(0, 8);
       c = new Container(k, dir, {
@@ -173,7 +179,7 @@ export class Container {
         bootPid: 0,
         bootStartTime: "",
         controlAddress: controlAddress(dir.socketPath, opts.id, random),
-        created: new Date().toISOString(),
+        created: nowRfc3339Nano(),
         owner: userName(k.getuid()),
         annotations: spec.annotations ?? {},
         spec,
@@ -370,9 +376,12 @@ export class Container {
     const doc: StateDocument = {
       ociVersion: OCI_VERSION,
       id: this.id,
-      status: live.status,
       pid: live.status === "stopped" ? 0 : live.pid,
+      status: live.status,
       bundle: this.rec.bundle,
+      rootfs: clean(absOf(this.rec.bundle, this.rec.rootfs)),
+      created: this.rec.created,
+      owner: "",
     };
     if (Object.keys(this.rec.annotations).length > 0) doc.annotations = this.rec.annotations;
     return doc;
@@ -431,7 +440,7 @@ export class Container {
       "poststart",
       this.spec.hooks,
       this.hookState("running"),
-      (m) => log.warning(m),
+      warnCaller,
     );
   }
 
@@ -514,7 +523,7 @@ export class Container {
           "poststop",
           this.spec.hooks,
           this.hookState("stopped"),
-          (m) => log.warning(m),
+          warnCaller,
         );
       }
       testPause("delete-before-remove");
@@ -676,8 +685,16 @@ function userName(uid: number): string {
   return String(uid);
 }
 
-/** runc's checks on process.terminal against --console-socket. */
-export function checkTerminal(terminal: boolean, consoleSocket: string | undefined, attached: boolean): void {
+/**
+ * runc's checks on process.terminal against --console-socket; an attached terminal without a console
+ * socket also needs a terminal of ours to relay it to (hostConsole()).
+ */
+export function checkTerminal(
+  k: Kernel,
+  terminal: boolean,
+  consoleSocket: string | undefined,
+  attached: boolean,
+): void {
   if (terminal && !consoleSocket && !attached) {
     throw new ContainerError(
       "invalid",
@@ -687,4 +704,24 @@ export function checkTerminal(terminal: boolean, consoleSocket: string | undefin
   if (!terminal && consoleSocket) {
     throw new ContainerError("invalid", "cannot use console socket if runts will not detach or allocate tty");
   }
+  if (terminal && !consoleSocket) hostConsole(k);
+}
+
+/**
+ * Fails unless this process has a terminal: one of stderr, stdout and stdin, or else its controlling tty
+ * (runc's initHostConsole, with its error text: `open /dev/tty: no such device or address`).
+ */
+function hostConsole(k: Kernel): void {
+  if (Deno.stderr.isTerminal() || Deno.stdout.isTerminal() || Deno.stdin.isTerminal()) return;
+  let fd: number;
+  try {
+    fd = k.open("/dev/tty", O.RDONLY | O.CLOEXEC);
+  } catch (e) {
+    if (!(e instanceof SyscallError)) throw e;
+    throw new ContainerError(
+      "invalid",
+      `open /dev/tty: ${errnoText(e.errno)} (process.terminal without --console-socket needs a terminal)`,
+    );
+  }
+  k.close(fd);
 }

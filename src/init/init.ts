@@ -27,10 +27,12 @@ import {
   applyPersonality,
   applyRlimits,
   enterCwd,
+  execFailure,
   lookPath,
   namespaceIds,
   ownNamespaces,
   setNames,
+  withHome,
 } from "./process.ts";
 import { capMask, lastCap } from "../specutils/capabilities.ts";
 import { type CompiledFilter, compileSeccomp, installFilter } from "../seccomp/compile.ts";
@@ -54,6 +56,8 @@ export function report(k: Kernel, fd: number, line: string): void {
 export interface Prepared {
   /** The app's executable, resolved inside the container. */
   path: string;
+  /** The app's environment (process.env, with HOME filled in as runc does). */
+  env: string[];
   /** linux.seccomp compiled, or null. */
   filter: CompiledFilter | null;
   /** The app's capability sets when init still holds CAP_SYS_ADMIN only to load the filter, else null. */
@@ -97,7 +101,8 @@ export function prepare(
   applyScheduling(k, p);
   const cwd = p.cwd || "/";
   enterCwd(k, cwd);
-  const path = lookPath(p.args![0], p.env ?? [], cwd);
+  const env = withHome(k, p.env ?? [], p.user?.uid ?? 0);
+  const path = lookPath(k, p.args![0], env, cwd);
   if (wantsConsole(k, p)) setUpConsole(k, p);
   // Its own session, so signals to the foreground group reach the app's group, and a terminal can become
   // the controlling tty of exactly this session.
@@ -108,7 +113,7 @@ export function prepare(
   const hold = filter && !p.noNewPrivileges ? CAP_SYS_ADMIN : 0n;
   const sets = applyCredentials(k, p, cap, hold);
   k.umask(p.user?.umask ?? 0o022);
-  return { path, filter, dropTo: hold && !(sets.effective & hold) ? sets : null };
+  return { path, env, filter, dropTo: hold && !(sets.effective & hold) ? sets : null };
 }
 
 /**
@@ -153,9 +158,10 @@ export function runInit(k: Kernel, cfg: InitConfig): never {
   try {
     applyRlimits(k, cfg.process);
     seal(k, prepared);
-    k.execve(prepared.path, cfg.process.args!, cfg.process.env ?? []);
+    k.execve(prepared.path, cfg.process.args!, prepared.env);
   } catch (e) {
-    report(k, cfg.readyFd, `error: ${(e as Error).message}`);
-    Deno.exit(127);
+    const failure = execFailure(prepared.path, e);
+    report(k, cfg.readyFd, `error: ${failure.message}`);
+    Deno.exit(failure.code);
   }
 }

@@ -2,12 +2,24 @@
  * The process side of init: hostname, sysctls, rlimits, oom score, credentials, capabilities,
  * no_new_privs, and finding the executable inside the new root.
  */
-import { type CapSets, type Kernel, O, PER, PR, RLIMIT } from "../../ffi/mod.ts";
+import {
+  type CapSets,
+  Errno,
+  errnoText,
+  type Kernel,
+  O,
+  PER,
+  PR,
+  RLIMIT,
+  S_IF,
+  SyscallError,
+} from "../../ffi/mod.ts";
 import type { LinuxPersonality, Process, Spec } from "../specutils/spec.ts";
 import { capMask, raisableAmbient } from "../specutils/capabilities.ts";
 import { log } from "../log/log.ts";
 import { isSysctlName, type SysctlNamespace, sysctlNamespace, sysctlPath } from "../specutils/sysctl.ts";
 import { openInRoot } from "./paths.ts";
+import { readAll } from "../specutils/read_all.ts";
 
 /** Sets hostname and domainname (the caller has checked for a UTS namespace). */
 export function setNames(k: Kernel, spec: Spec): void {
@@ -157,27 +169,117 @@ export function envValue(env: readonly string[], name: string): string | undefin
   return v;
 }
 
+/** /etc/passwd files bigger than this are refused. */
+const MAX_PASSWD_BYTES = 16 << 20;
+
+/**
+ * The home directory the container's /etc/passwd gives `uid` (the first entry with that uid), or null when
+ * there is no such entry or no regular /etc/passwd. Read inside the current root (init's root is the
+ * container's by now), without following a symlink or magic link out of it.
+ */
+export function passwdHome(k: Kernel, uid: number): string | null {
+  const root = k.open("/", O.PATH | O.DIRECTORY | O.CLOEXEC);
+  let fd: number;
+  try {
+    // O_NONBLOCK: a FIFO planted at /etc/passwd must not block init.
+    fd = openInRoot(k, root, "/etc/passwd", O.RDONLY | O.NONBLOCK);
+  } catch (e) {
+    // As runc: a passwd file that cannot be opened counts as one without the entry.
+    if (e instanceof SyscallError) return null;
+    throw e;
+  } finally {
+    k.close(root);
+  }
+  let text: string;
+  try {
+    if ((k.fstatMode(fd) & S_IF.FMT) !== S_IF.REG) return null;
+    text = new TextDecoder().decode(readAll(k, fd, MAX_PASSWD_BYTES));
+  } catch (e) {
+    throw new Error(`reading the container's /etc/passwd: ${(e as Error).message}`);
+  } finally {
+    k.close(fd);
+  }
+  for (const raw of text.split("\n")) {
+    // name:password:uid:gid:gecos:home:shell, trimmed as a line (runc's parser), fields as they are.
+    const f = raw.trim().split(":");
+    if (f.length > 2 && /^[0-9]+$/.test(f[2]) && Number(f[2]) === uid) return f[5] ?? "";
+  }
+  return null;
+}
+
+/**
+ * The app's environment: `env`, plus HOME when it has none or an empty one (runc's rule), taken from the
+ * container's /etc/passwd entry for `uid`, else "/".
+ */
+export function withHome(k: Kernel, env: readonly string[], uid: number): string[] {
+  if (envValue(env, "HOME")) return [...env];
+  const home = `HOME=${passwdHome(k, uid) ?? "/"}`;
+  // An empty HOME is replaced where it stood; duplicates go.
+  const out: string[] = [];
+  let placed = false;
+  for (const e of env) {
+    if (!e.startsWith("HOME=")) out.push(e);
+    else if (!placed) {
+      out.push(home);
+      placed = true;
+    }
+  }
+  if (!placed) out.push(home);
+  return out;
+}
+
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-function isExecutableFile(path: string): boolean {
+/**
+ * Why `path` cannot be run, as Go's exec.LookPath words it (`stat /x: no such file or directory`, or
+ * `permission denied` for a directory or a file without an execute bit); null when it can.
+ */
+function notExecutable(k: Kernel, path: string): string | null {
+  let fd: number;
   try {
-    const st = Deno.statSync(path);
-    return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
-  } catch {
-    return false;
+    fd = k.open(path, O.PATH | O.CLOEXEC);
+  } catch (e) {
+    if (e instanceof SyscallError) return `stat ${path}: ${errnoText(e.errno)}`;
+    throw e;
+  }
+  try {
+    const mode = k.fstatMode(fd);
+    return (mode & S_IF.FMT) !== S_IF.DIR && (mode & 0o111) !== 0 ? null : errnoText(Errno.EACCES);
+  } finally {
+    k.close(fd);
   }
 }
 
-/** Resolves args[0] against the container's PATH, as execvp would (synchronous: the root has changed). */
-export function lookPath(file: string, env: readonly string[], cwd: string): string {
+/**
+ * Resolves args[0] against the container's PATH, as execvp would (synchronous: the root has changed). The
+ * errors are runc's (Go's exec.LookPath): engines tell "not found" (exit 127) from "permission denied"
+ * (126) by these words.
+ */
+export function lookPath(k: Kernel, file: string, env: readonly string[], cwd: string): string {
   if (file.includes("/")) {
     const abs = file.startsWith("/") ? file : `${cwd.replace(/\/$/, "")}/${file}`;
-    if (isExecutableFile(abs)) return abs;
-    throw new Error(`exec: ${JSON.stringify(file)}: no such file or directory`);
+    const why = notExecutable(k, abs);
+    if (why === null) return abs;
+    throw new Error(`exec: ${JSON.stringify(file)}: ${why.replace(abs, file)}`);
   }
   for (const dir of (envValue(env, "PATH") ?? DEFAULT_PATH).split(":")) {
     const candidate = `${dir || "."}/${file}`;
-    if (isExecutableFile(candidate)) return candidate;
+    if (notExecutable(k, candidate) === null) return candidate;
   }
   throw new Error(`exec: ${JSON.stringify(file)}: executable file not found in $PATH`);
+}
+
+/**
+ * What init reports, and exits with, when the last steps before the app fail. An execve failure gets
+ * runc's text (`exec /x: exec format error`) and the shell's codes: 127 when the file (or its interpreter)
+ * is missing, 126 when it cannot be run. Anything else keeps its message and 127.
+ */
+export function execFailure(path: string, e: unknown): { message: string; code: number } {
+  if (!(e instanceof SyscallError) || e.call !== "execve") {
+    return { message: e instanceof Error ? e.message : String(e), code: 127 };
+  }
+  return {
+    message: `exec ${path}: ${errnoText(e.errno)}`,
+    code: e.errno === Errno.ENOENT ? 127 : 126,
+  };
 }

@@ -68,6 +68,12 @@ export function rfc3339Nano(date: Date, micros: number): string {
   return `${base}${frac ? "." + frac : ""}Z`;
 }
 
+/** Now, as rfc3339Nano gives it. */
+export function nowRfc3339Nano(): string {
+  const { date, micros } = now();
+  return rfc3339Nano(date, micros);
+}
+
 /** One formatted line, ending in a newline. */
 export function formatLine(format: Sink["format"], level: Level, msg: string): string {
   const { date, micros } = now();
@@ -107,6 +113,21 @@ export const log: Logger = {
   warning: (m) => logAt("warning", m),
   error: (m) => logAt("error", m),
 };
+
+/**
+ * A warning for whoever ran this wrapper command (a failed poststart or poststop hook): the logger's
+ * sinks get it, and stderr too unless a --log file takes it, where runc's logrus would write it. Only for
+ * commands whose stderr is the caller's.
+ */
+export function warnCaller(msg: string): void {
+  log.warning(msg);
+  if (engineLog) return;
+  try {
+    writeAll(Deno.stderr, encoder.encode(formatLine("text", "warning", msg)));
+  } catch {
+    // A closed stderr must not fail the command the warning is about.
+  }
+}
 
 /** True when debug lines are being written somewhere. */
 export function debugEnabled(): boolean {

@@ -5,6 +5,9 @@ import type { Spec } from "../../src/specutils/spec.ts";
 /** The launcher under test. */
 export const RUNTS = new URL("../../bin/runts", import.meta.url).pathname;
 
+/** The reference runtime tests compare with. */
+export const RUNC = "/usr/sbin/runc";
+
 /** What one invocation produced. */
 export interface Result {
   code: number;
@@ -22,13 +25,37 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Extra shell redirections for the runts process, e.g. "3<file". */
   redirect?: string;
+  /**
+   * The controlling terminal: "pty" runs the command under script(1), so /dev/tty is a pty even though
+   * stdio are files; "none" runs it in a new session without one. Default: the test's own.
+   */
+  tty?: "pty" | "none";
+}
+
+function shQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 /**
  * Runs `runts --root <root> args...`. Its stdout/stderr go to files, not pipes: a container started by
  * `create` inherits them and may outlive the command, which would keep a pipe open.
  */
-export async function runts(root: string, args: string[], opts: RunOptions = {}): Promise<Result> {
+export function runts(root: string, args: string[], opts: RunOptions = {}): Promise<Result> {
+  return runRuntime(RUNTS, root, args, opts);
+}
+
+/** runts() for runc, the reference: `runc --root <root> args...`. */
+export function runc(root: string, args: string[], opts: RunOptions = {}): Promise<Result> {
+  return runRuntime(RUNC, root, args, opts);
+}
+
+/** runts() for the runtime at `bin`. */
+export async function runRuntime(
+  bin: string,
+  root: string,
+  args: string[],
+  opts: RunOptions = {},
+): Promise<Result> {
   const dir = Deno.makeTempDirSync({ prefix: "runts-cli-io-" });
   try {
     let stdin = "/dev/null";
@@ -37,9 +64,19 @@ export async function runts(root: string, args: string[], opts: RunOptions = {})
       Deno.writeTextFileSync(stdin, opts.stdin);
     }
     const script = `exec "$0" "$@" <"$IN" >"$OUT" 2>"$ERR" ${opts.redirect ?? ""}`;
-    const out = await new Deno.Command("/bin/sh", {
-      args: ["-c", script, RUNTS, "--root", root, ...args],
-      env: { IN: stdin, OUT: `${dir}/out`, ERR: `${dir}/err`, ...opts.env },
+    let argv = ["/bin/sh", "-c", script, bin, "--root", root, ...args];
+    if (opts.tty === "pty") argv = ["script", "-qec", argv.map(shQuote).join(" "), "/dev/null"];
+    if (opts.tty === "none") argv = ["setsid", "--wait", ...argv];
+    const out = await new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      // script(1) runs its command with $SHELL.
+      env: {
+        IN: stdin,
+        OUT: `${dir}/out`,
+        ERR: `${dir}/err`,
+        ...(opts.tty ? { SHELL: "/bin/sh" } : {}),
+        ...opts.env,
+      },
       cwd: opts.cwd,
       stdin: "null",
       stdout: "null",

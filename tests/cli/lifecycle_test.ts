@@ -18,7 +18,16 @@ Deno.test("lifecycle: create → created → start → running → kill → stop
     const created = await runts(fx.root, ["state", "c1"]);
     assert.equal(created.stderr, "");
     const doc = JSON.parse(created.stdout);
-    assert.deepEqual(Object.keys(doc), ["ociVersion", "id", "status", "pid", "bundle"]);
+    assert.deepEqual(Object.keys(doc), [
+      "ociVersion",
+      "id",
+      "pid",
+      "status",
+      "bundle",
+      "rootfs",
+      "created",
+      "owner",
+    ]);
     assert.equal(doc.status, "created");
     assert.equal(doc.id, "c1");
     assert.equal(doc.bundle, bundle);

@@ -37,7 +37,7 @@ Deno.test("exec -t: the terminal is made inside the container and has a name the
   const fx = new Fixture();
   try {
     await ok(fx.root, ["run", "--detach", "--bundle", fx.bundle(["sleep", "60"]), "x2"]);
-    const r = await runts(fx.root, ["exec", "-t", "x2", "sh", "-c", "tty; exit 3"]);
+    const r = await runts(fx.root, ["exec", "-t", "x2", "sh", "-c", "tty; exit 3"], { tty: "pty" });
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stdout, /^\/dev\/pts\/\d+\r\n$/);
   } finally {

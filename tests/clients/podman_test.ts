@@ -170,6 +170,24 @@ const scenarios: Scenario<Podman>[] = [
     },
   },
   {
+    name: "non-executable args[0] (/etc/passwd, a directory) → 126",
+    fn: async (pm, ctx) => {
+      for (const arg0 of ["/etc/passwd", "/etc"]) {
+        const r = await pm.runRm(ctx, [], [arg0]);
+        assert.equal(r.code, 126, `${arg0}: ${r.stderr}`);
+        assert.match(r.stderr, /permission denied/i);
+      }
+    },
+  },
+  {
+    name: "HOME is / for a uid without a passwd entry",
+    fn: async (pm, ctx) => {
+      const r = await pm.runRm(ctx, ["--user", "4321"], ["sh", "-c", 'echo "[$HOME]"']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "[/]\n");
+    },
+  },
+  {
     name: "stdin (run -i)",
     fn: async (pm, ctx) => {
       const r = await pm.runRm(ctx, ["-i"], ["cat"], "through stdin\n");

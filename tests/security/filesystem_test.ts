@@ -89,11 +89,18 @@ Deno.test("default devices, /dev/pts newinstance, /dev/shm and /dev/mqueue", asy
 Deno.test("/dev/console is the container's terminal", async () => {
   const fx = new Fixture();
   try {
-    const r = await run(fx, [
-      "sh",
-      "-c",
-      'echo console=$(stat -c "%F %t:%T" /dev/console) stdin=$(stat -L -c "%F %t:%T" /proc/self/fd/0)',
-    ], (s) => (s.process!.terminal = true));
+    const r = await run(
+      fx,
+      [
+        "sh",
+        "-c",
+        'echo console=$(stat -c "%F %t:%T" /dev/console) stdin=$(stat -L -c "%F %t:%T" /proc/self/fd/0)',
+      ],
+      (s) => (s.process!.terminal = true),
+      [],
+      [],
+      { tty: "pty" },
+    );
     expectCode(r, 0, "console");
     const m = /console=(.*) stdin=(.*)$/m.exec(r.stdout.replaceAll("\r", ""));
     assert.ok(m, r.stdout);

@@ -3,7 +3,7 @@
  * "toolbox" that bind-mounts the host's /usr read-only so the container can run perl (Debian's perl-base
  * is essential) and strace for raw syscalls, and small runners around bin/runts.
  */
-import { Fixture, type Result, runts } from "../cli/helpers.ts";
+import { Fixture, type Result, type RunOptions, runts } from "../cli/helpers.ts";
 import { cachedRootfs, exists } from "../util/rootfs.ts";
 import { type SyscallName, syscallNumber } from "../../ffi/arch.ts";
 import type { Mount, Spec } from "../../src/specutils/spec.ts";
@@ -80,6 +80,7 @@ export async function run(
   mutate?: (spec: Spec) => void,
   extra: string[] = [],
   globalFlags: string[] = [],
+  opts: RunOptions = {},
 ): Promise<Result> {
   const bundle = fx.bundle(args, (s) => {
     mutate?.(s);
@@ -95,7 +96,7 @@ export async function run(
   });
   const id = `sec-${crypto.randomUUID().slice(0, 8)}`;
   // runts() puts --root first; global flags go before the subcommand all the same.
-  return await runts(fx.root, [...globalFlags, "run", ...extra, "--bundle", bundle, id]);
+  return await runts(fx.root, [...globalFlags, "run", ...extra, "--bundle", bundle, id], opts);
 }
 
 /** Throws with the whole result when `r` did not exit with `code`. */

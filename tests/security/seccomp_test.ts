@@ -98,7 +98,7 @@ Deno.test("seccomp install: the filter loads with its flags, then init drops the
     flags: ["SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
   });
   const dropTo = { effective: 0x420n, permitted: 0x420n, inheritable: 0n };
-  const prepared: Prepared = { path: "/bin/sh", filter, dropTo };
+  const prepared: Prepared = { path: "/bin/sh", env: [], filter, dropTo };
   seal(fake.kernel, prepared);
   assert.deepEqual(fake.names(), ["seccompLoad", "capset"]);
   assert.equal(fake.calls[0].args[1], SECCOMP_FILTER_FLAG.SPEC_ALLOW);
