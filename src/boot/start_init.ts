@@ -12,6 +12,7 @@ import {
   CLONE,
   cloneChildSupported,
   Errno,
+  errnoText,
   isErrno,
   type Kernel,
   P,
@@ -48,21 +49,9 @@ export function clonedInits(): boolean {
   return cloneChildSupported && Deno.env.get("RUNTS_INIT") !== "process";
 }
 
-const EXEC_ERRORS: Record<number, string> = {
-  [Errno.ENOENT]: "no such file or directory",
-  [Errno.EACCES]: "permission denied",
-  [Errno.ENOEXEC]: "exec format error",
-  [Errno.ENOTDIR]: "not a directory",
-  [Errno.ELOOP]: "too many levels of symbolic links",
-  [Errno.E2BIG]: "argument list too long",
-  [Errno.ETXTBSY]: "text file busy",
-  [Errno.ENOMEM]: "cannot allocate memory",
-  [Errno.EPERM]: "operation not permitted",
-};
-
-/** A failed execve as Go (and so runc) words it: `exec: "/x": permission denied`. */
+/** A failed execve as runc words it: `exec /x: permission denied`. */
 export function execErrorText(path: string, errno: number): string {
-  return `exec: ${JSON.stringify(path)}: ${EXEC_ERRORS[errno] ?? `errno ${errno}`}`;
+  return `exec ${path}: ${errnoText(errno)}`;
 }
 
 function compileFilter(s: InitSpawn): CompiledFilter | null {

@@ -66,6 +66,6 @@ export function initJob(k: Kernel, c: ChildInit): () => ExecTarget {
     // Last of all: the child's address space is its parent's, and RLIMIT_AS judges it whole.
     applyRlimits(k, cfg.process);
     seal(k, prepared);
-    return { path: prepared.path, argv: cfg.process.args!, env: cfg.process.env ?? [] };
+    return { path: prepared.path, argv: cfg.process.args!, env: prepared.env };
   };
 }

@@ -94,8 +94,8 @@ Deno.test({
       const cases: Array<[string, string, (s: Spec) => void, RegExp]> = [
         ["not a program", "/garbage", (s) => {
           s.mounts!.push({ destination: "/garbage", type: "bind", source: garbage, options: ["bind", "ro"] });
-        }, /exec: "\/garbage": exec format error/],
-        ["missing", "/nonexistent", () => {}, /exec: "\/nonexistent": no such file or directory/],
+        }, /exec \/garbage: exec format error/],
+        ["missing", "/nonexistent", () => {}, /\/nonexistent: no such file or directory/],
         ["bad mount", "/bin/true", (s) => {
           s.mounts!.push({ destination: "/x", type: "no-such-fs", source: "none" });
         }, /mount \/x: .*ENODEV/],
