@@ -64,7 +64,15 @@ export const linuxFs: FsCalls = {
   },
   openat2(dirfd, path, flags, mode, resolve) {
     const how = new BigUint64Array([BigInt(flags), BigInt(mode), BigInt(resolve)]);
-    return sys("openat2", fdArg(dirfd) + path, dirfd, addr(cstr(path)), addr(how), 24);
+    const p = cstr(path);
+    // With RESOLVE_IN_ROOT or RESOLVE_BENEATH, a rename or mount anywhere on the host during the lookup
+    // makes the kernel answer EAGAIN (it cannot prove the walk stayed inside): ask again, a few times.
+    for (let attempt = 0;; attempt++) {
+      const r = rawSyscall("openat2", dirfd, addr(p), addr(how), 24);
+      if (r >= 0n) return Number(r);
+      if ((r === -11n && attempt < 32) || r === -4n) continue;
+      throw new SyscallError("openat2", fdArg(dirfd) + path, Number(-r));
+    }
   },
   mkdirat(dirfd, path, mode) {
     sys("mkdirat", fdArg(dirfd) + path, dirfd, addr(cstr(path)), mode);

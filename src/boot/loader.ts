@@ -37,6 +37,8 @@ export interface LoaderArgs {
   noPivot: boolean;
   /** Directory fds of the container's cgroups (--cgroup-fd); init and exec'd processes join them. */
   cgroupFds?: number[];
+  /** Forward the signals boot gets to the app (default); off when `run` hosts the loader and relays itself. */
+  forwardSignals?: boolean;
 }
 
 /** The container's life as boot sees it. */
@@ -89,6 +91,7 @@ export class Loader {
   /** Exec'd processes not reaped yet. */
   readonly #unreaped = new Set<number>();
   #loopDone: Promise<void> = Promise.resolve();
+  #handlers: Record<string, Handler> = {};
 
   private constructor(k: Kernel, args: LoaderArgs, init: InitProcess, server: UrpcServer, loop: EventLoop) {
     this.#k = k;
@@ -149,10 +152,21 @@ export class Loader {
     if (k.getuid() === NOBODY) server.allowOnly(0);
     const loader = new Loader(k, args, init, server, loop);
     Object.assign(handlers, new Controller(k, loader).handlers());
+    loader.#handlers = handlers;
     server.start();
     loader.#loopDone = loop.run();
-    loader.#forwardSignals();
+    if (args.forwardSignals !== false) loader.#forwardSignals();
     return loader;
+  }
+
+  /**
+   * Calls a controller method in this process, as the urpc server would for a client (peer: ourselves).
+   * For `run`, which hosts the loader and must not call its own socket synchronously.
+   */
+  callLocal(method: string, arg: unknown): unknown {
+    const h = this.#handlers[method];
+    if (!h) throw new Error(`unknown method ${method}`);
+    return h(arg, [], { pid: Deno.pid, uid: this.#k.getuid(), gid: this.#k.getgid() });
   }
 
   /** The container id. */

@@ -67,6 +67,7 @@ export class CreateFlags {
       pidfdSocket: this.pidfdSocket.value || undefined,
       preserveFds: preserve,
       attached,
+      inProcess: attached,
       noPivot: this.noPivot.value,
     });
   }

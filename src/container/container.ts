@@ -21,7 +21,14 @@ import {
   sendConsole,
   sendFd,
 } from "../sandbox/pty.ts";
-import { abandonCreate, confirmCreated, type Sandbox, startSandbox } from "../sandbox/sandbox.ts";
+import {
+  abandonCreate,
+  confirmCreated,
+  type Sandbox,
+  type SandboxOptions,
+  startSandbox,
+} from "../sandbox/sandbox.ts";
+import type { Loader } from "../boot/loader.ts";
 import { sleepSync } from "../util/sleep.ts";
 import { testPause } from "../boot/test_pause.ts";
 import { RemoteError } from "../urpc/client.ts";
@@ -43,6 +50,7 @@ interface HeavyModules {
   readSpecFromFile: typeof import("../specutils/specutils.ts").readSpecFromFile;
   cgroups: typeof import("../cgroups/container.ts");
   spawnDetachedExec: typeof import("../sandbox/exec.ts").spawnDetachedExec;
+  inProcess: typeof import("../sandbox/in_process.ts") | null;
 }
 
 let heavy: HeavyModules | undefined;
@@ -59,7 +67,14 @@ export async function loadContainerModules(): Promise<void> {
     readSpecFromFile: specutils.readSpecFromFile,
     cgroups,
     spawnDetachedExec: exec.spawnDetachedExec,
+    inProcess: null,
   };
+}
+
+/** src/sandbox/in_process.ts (the loader and everything boot needs), loaded only by a foreground `run`. */
+async function loadInProcess(): Promise<typeof import("../sandbox/in_process.ts")> {
+  heavy!.inProcess ??= await import("../sandbox/in_process.ts");
+  return heavy!.inProcess;
 }
 
 function modules(): HeavyModules {
@@ -107,6 +122,15 @@ export interface CreateOptions {
   attached?: boolean;
   /** chroot instead of pivot_root (--no-pivot). */
   noPivot?: boolean;
+  /** `run` in the foreground: this process hosts the loader (src/sandbox/in_process.ts) where it can. */
+  inProcess?: boolean;
+}
+
+/** The loader of a container that this process hosts (`run`), and whether it is released. */
+interface HostedLoader {
+  loader: Loader;
+  released: boolean;
+  destroyed: Promise<void>;
 }
 
 /** The state root as an absolute path. */
@@ -118,6 +142,8 @@ export function stateRoot(conf: Config): string {
 export class Container {
   /** The lock this process took with lock(), if any. */
   #ownLock: FileLock | undefined;
+  /** This process's loader, when `run` hosts it. */
+  #hosted: HostedLoader | undefined;
 
   private constructor(
     private readonly k: Kernel,
@@ -203,7 +229,7 @@ export class Container {
       }
       const pidns = spec.linux?.namespaces?.some((ns) => ns.type === "pid" && !ns.path) ?? false;
       const preserved = Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i);
-      sandbox = startSandbox(k, {
+      const sandboxOpts: SandboxOptions = {
         id: opts.id,
         bundle,
         rootfs: spec.root.path,
@@ -226,7 +252,15 @@ export class Container {
           c!.rec.bootStartTime = readProcStat(pid)?.startTime ?? "";
           c!.save();
         },
-      });
+      };
+      const inProcess = opts.inProcess ? await loadInProcess() : null;
+      if (inProcess?.canHostLoader(sandboxOpts)) {
+        const hosted = inProcess.startInProcess(k, conf, spec, sandboxOpts);
+        sandbox = hosted.sandbox;
+        c.#hosted = { loader: hosted.loader, released: false, destroyed: Promise.resolve() };
+      } else {
+        sandbox = startSandbox(k, sandboxOpts);
+      }
       c.rec.bootPid = sandbox.pid;
       c.rec.bootStartTime = sandbox.startTime;
       c.rec.pid = c.control().state(opts.id).pid;
@@ -320,9 +354,28 @@ export class Container {
     return this.rec.spec;
   }
 
-  /** A client for boot's controller. */
+  /** A client for boot's controller (this process's own loader, when `run` hosts it). */
   control(): Control {
+    const h = this.#hosted;
+    if (h && !h.released) {
+      return new Control(this.k, this.rec.controlAddress, (m, a) => h.loader.callLocal(m, a));
+    }
     return new Control(this.k, this.rec.controlAddress);
+  }
+
+  /**
+   * Stops this process's loader (`run` hosts it) once the app has exited and its waiters are answered,
+   * or at once (`graceMs` 0) to tear the container down; from then on the container is as a stopped one
+   * whose boot is gone. A no-op for a container with a separate boot.
+   */
+  async releaseHosted(graceMs = 2000): Promise<void> {
+    const h = this.#hosted;
+    if (!h) return;
+    if (!h.released) {
+      h.released = true;
+      h.destroyed = h.loader.destroy(graceMs);
+    }
+    await h.destroyed;
   }
 
   /** Takes the container's lock (exclusive); reloads the record under it. */
@@ -526,6 +579,7 @@ export class Container {
           warnCaller,
         );
       }
+      await this.releaseHosted(0);
       testPause("delete-before-remove");
       this.removeCgroup();
       this.dir.remove();
@@ -540,6 +594,23 @@ export class Container {
    */
   kill(): void {
     let hung = false;
+    if (this.#hosted && !this.#hosted.released) {
+      try {
+        this.control().signal(this.id, SIGNALS.KILL, SignalMode.All);
+      } catch (e) {
+        log.debug(`killing container ${this.id}: ${(e as Error).message}`);
+      }
+      // Destroying kills what is left of the app; delete() awaits it.
+      this.releaseHosted(0).catch((e) => log.warning(`stopping the loader: ${(e as Error).message}`));
+    } else {
+      hung = this.killThroughBoot();
+    }
+    this.reapBootAndApp(hung);
+  }
+
+  /** Asks boot to kill every process; true when boot did not answer in time. */
+  private killThroughBoot(): boolean {
+    let hung = false;
     try {
       // Bounded: a boot that does not answer (stopped, wedged) is killed instead of waited for.
       PendingCall.send(this.k, this.rec.controlAddress, "containerManager.Signal", {
@@ -552,6 +623,11 @@ export class Container {
       hung = e instanceof NoReplyError;
       log.debug(`killing container ${this.id} through boot: ${(e as Error).message}`);
     }
+    return hung;
+  }
+
+  /** After the kill: thaws, waits for boot to go (killing it if it lingers), and kills the app if left. */
+  private reapBootAndApp(hung: boolean): void {
     // Frozen (paused) processes do not die until they are thawed.
     if (this.rec.cgroups) {
       try {
@@ -645,8 +721,10 @@ export class Container {
     }
   }
 
-  /** True when this container's boot process still runs. */
+  /** True when this container's boot process still runs (for a hosted loader: until it is released). */
   bootAlive(rec: ContainerRecord = this.rec): boolean {
+    // This process as the container's boot (`run` hosting the loader), or a loader that failed to start.
+    if (rec.bootPid === Deno.pid) return this.#hosted !== undefined && !this.#hosted.released;
     return rec.bootPid > 0 && isAlive(rec.bootPid, rec.bootStartTime || undefined);
   }
 

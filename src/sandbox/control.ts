@@ -55,12 +55,28 @@ export interface ExecArgs {
   Detached: boolean;
 }
 
+/**
+ * A controller in this very process (`run` hosting its loader): calls its handlers without a socket, since
+ * a synchronous call over the socket would wait for the event loop it blocks.
+ */
+export type LocalController = (method: string, arg: unknown) => unknown;
+
 /** A client for one container's controller. */
 export class Control {
-  constructor(private readonly k: Kernel, readonly address: string) {}
+  constructor(
+    private readonly k: Kernel,
+    readonly address: string,
+    private readonly local?: LocalController,
+  ) {}
 
-  /** Makes one call on a fresh connection. */
+  /** Makes one call on a fresh connection (or straight to the local controller). */
   call<T>(method: string, arg: unknown, files?: number[]): T {
+    if (this.local) {
+      if (files?.length) throw new Error(`${method}: fds cannot be passed to an in-process controller`);
+      const r = this.local(`containerManager.${method}`, arg);
+      if (r instanceof Promise) throw new Error(`${method}: an in-process controller cannot be waited on`);
+      return r as T;
+    }
     const c = UrpcClient.connect(this.k, this.address);
     try {
       return c.call<T>(`containerManager.${method}`, arg, files);
@@ -79,7 +95,7 @@ export class Control {
    * throw NoReplyError instead of blocking.
    */
   state(id: string, timeoutMs?: number): BootState {
-    if (timeoutMs === undefined) return this.call<BootState>("State", id);
+    if (timeoutMs === undefined || this.local) return this.call<BootState>("State", id);
     return PendingCall.send(this.k, this.address, "containerManager.State", id).finish<BootState>(timeoutMs);
   }
 
@@ -123,6 +139,7 @@ export class Control {
    * directory fds, which the caller owns.
    */
   prepareExec(args: ExecArgs): { plan: ExecPlan; cgroupFds: number[] } {
+    if (this.local) throw new Error("PrepareExec: not served in-process");
     const c = UrpcClient.connect(this.k, this.address);
     try {
       const { result, files } = c.callWithFiles<ExecPlan>("containerManager.PrepareExec", args);

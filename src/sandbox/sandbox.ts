@@ -182,6 +182,7 @@ export function startSandbox(k: Kernel, opts: SandboxOptions): Sandbox {
  */
 export function confirmCreated(k: Kernel, sandbox: Sandbox): void {
   const fd = sandbox.syncFd;
+  if (fd < 0) return; // a loader of this process (src/sandbox/in_process.ts): nothing to confirm
   sandbox.syncFd = -1;
   try {
     if (k.sendmsg(fd, new Uint8Array(1), [], SOCK.MSG_NOSIGNAL) !== 1) throw new Error("short write");
@@ -206,7 +207,7 @@ export function fdLimitHint(e: unknown): string {
 }
 
 /** A unix stream socket bound to `address`, not listening (boot listens). */
-function bindControlSocket(k: Kernel, address: string): number {
+export function bindControlSocket(k: Kernel, address: string): number {
   const fd = k.socket(SOCK.AF_UNIX, SOCK.STREAM | SOCK.CLOEXEC, 0);
   try {
     if (!address.startsWith("@")) {
