@@ -9,6 +9,7 @@ import type { InitConfig } from "../src/init/config.ts";
 import { waitStatus } from "../src/boot/loader.ts";
 import { exitCodeFromWaitStatus as exitCodeOf } from "../src/cmd/cmd.ts";
 import { prepareArgs } from "../src/cmd/capability.ts";
+import { FlagSet } from "../src/flag/flag.ts";
 import { defaultSpec } from "../src/specutils/default_spec.ts";
 
 function cfg(over: Partial<InitConfig> = {}): InitConfig {
@@ -136,14 +137,38 @@ Deno.test("wait status encoding and boot's exit code", () => {
   equal(exitCodeOf(15), 143);
 });
 
-Deno.test("prepareArgs drops by substring and re-inserts --attached after boot", () => {
+Deno.test("prepareArgs drops flags by name with their own tokens; the id and --attached survive", () => {
+  const f = new FlagSet("boot");
+  for (const b of ["setup-root", "apply-caps", "attached"]) f.bool(b, false, "");
+  f.string("bundle", "", "");
+  f.intList("io-fds", "");
+  f.int("mounts-fd", -1, "");
+  const argv = [
+    "--io-fds",
+    "6",
+    "--bundle=/b",
+    "--mounts-fd",
+    "7",
+    "--apply-caps=true",
+    "--setup-root",
+    "id-setup-root-io-fds",
+  ];
+  f.parse(argv);
   deepEqual(
     prepareArgs(
-      ["--root=/r", "boot", "--setup-root", "--bundle=/b", "--apply-caps=true", "id"],
+      ["--root=/r", "boot", ...argv],
+      f,
       true,
-      "setup-root",
-      "apply-caps",
+      ["setup-root", "apply-caps", "io-fds", "mounts-fd"],
+      [
+        "--io-fds=9",
+      ],
     ),
-    ["--root=/r", "boot", "--attached", "--bundle=/b", "id"],
+    ["--root=/r", "boot", "--attached", "--io-fds=9", "--bundle=/b", "id-setup-root-io-fds"],
   );
+  deepEqual(
+    prepareArgs(["boot", ...argv], f, false, ["setup-root"]),
+    ["boot", "--io-fds", "6", "--bundle=/b", "--mounts-fd", "7", "--apply-caps=true", "id-setup-root-io-fds"],
+  );
+  throws(() => prepareArgs(["boot"], f, false, []), /does not end with the parsed arguments/);
 });

@@ -178,10 +178,7 @@ class Boot implements Command {
         fatalf(`error setting up chroot: ${(e as Error).message}`);
       }
       if (!this.applyCaps.value && !conf.rootless) {
-        const args = withExtra(
-          prepareArgs(self().args, attached, "setup-root", "-mounts-fd", "-io-fds"),
-          extra,
-        );
+        const args = prepareArgs(self().args, f, attached, ["setup-root", "mounts-fd", "io-fds"], extra);
         try {
           callSelfAsNobody(k, args, appCaps);
         } catch (e) {
@@ -211,11 +208,14 @@ class Boot implements Command {
         }
       }
       const args = rootExtra
-        ? withExtra(
-          prepareArgs(self().args, attached, "setup-root", "apply-caps", "-mounts-fd", "-io-fds"),
+        ? prepareArgs(
+          self().args,
+          f,
+          attached,
+          ["setup-root", "apply-caps", "mounts-fd", "io-fds"],
           rootExtra,
         )
-        : withExtra(prepareArgs(self().args, attached, "setup-root", "apply-caps"), cgroupArgs);
+        : prepareArgs(self().args, f, attached, ["setup-root", "apply-caps"], cgroupArgs);
       try {
         setCapsAndCallSelf(k, args, caps);
       } catch (e) {
@@ -356,13 +356,6 @@ function logDirs(debugLog: string, logFile: string): string[] {
   if (debugLog) dirs.push(debugLog.endsWith("/") ? debugLog.replace(/\/+$/, "") || "/" : dir(debugLog));
   if (logFile) dirs.push(dir(logFile));
   return dirs.filter((d) => d.startsWith("/") && d !== "/");
-}
-
-/** Adds flags right after the "boot" token. */
-function withExtra(args: string[], extra: string[]): string[] {
-  if (!extra.length) return args;
-  const i = args.indexOf("boot");
-  return [...args.slice(0, i + 1), ...extra, ...args.slice(i + 1)];
 }
 
 /** The boot subcommand. */

@@ -64,6 +64,8 @@ export interface BootOptions {
   userLog?: boolean;
   /** More boot flags (before the id). */
   flags?: string[];
+  /** Give every `--flag=value` of the harness's own as two arguments (`--flag value`), as Go's flag allows. */
+  separateValues?: boolean;
   /** Global flags (before "boot"). */
   globalFlags?: string[];
   /** Container ids on the command line; default one fresh id. */
@@ -374,6 +376,7 @@ export class BootRun {
       flags.push(`--user-log-fd=${FD.userLog}`);
     }
     if (opts.pidns ?? true) flags.push("--pidns");
+    if (opts.separateValues) flags.splice(0, flags.length, ...flags.flatMap((a) => a.split(/(?<=^[^=]*)=/)));
     flags.push(...opts.flags ?? []);
 
     let launcherR = -1;
