@@ -251,6 +251,37 @@ Deno.test("flag: custom values through var()", () => {
   });
 });
 
+Deno.test("flag: argsWithout drops whole occurrences, by name or alias, and keeps the rest", () => {
+  const f = new FlagSet("boot");
+  f.bool("setup-root", false, "");
+  f.bool("pidns", false, "");
+  f.int("mounts-fd", -1, "");
+  f.string("bundle", "", "");
+  f.alias("b", "bundle");
+  const argv = ["-b", "/x", "--mounts-fd", "7", "--setup-root", "--pidns=true", "--setup-root=false", "id"];
+  f.parse(argv);
+  assert.deepEqual(f.parsedArgs(), argv);
+  assert.deepEqual(f.argsWithout(["setup-root"]), ["-b", "/x", "--mounts-fd", "7", "--pidns=true", "id"]);
+  assert.deepEqual(f.argsWithout(["bundle", "mounts-fd"]), [
+    "--setup-root",
+    "--pidns=true",
+    "--setup-root=false",
+    "id",
+  ]);
+  assert.deepEqual(f.argsWithout(["b"]), [
+    "--mounts-fd",
+    "7",
+    "--setup-root",
+    "--pidns=true",
+    "--setup-root=false",
+    "id",
+  ]);
+  const g = new FlagSet("boot");
+  g.bool("setup-root", false, "");
+  g.parse(["--setup-root", "--", "-odd-id"]);
+  assert.deepEqual(g.argsWithout(["setup-root"]), ["--", "-odd-id"], "a -- that ended the flags stays");
+});
+
 Deno.test("flag: redefinition is a programming error", () => {
   const f = new FlagSet("x");
   f.bool("a", false, "");

@@ -2,8 +2,9 @@ import { deepEqual, equal, throws } from "node:assert/strict";
 import { CLONE, linux, MS, O, PR } from "../ffi/mod.ts";
 import { fakeKernel } from "../ffi/fake.ts";
 import { parseMountOptions } from "../src/init/mount_options.ts";
-import { enterNamespaces, planNamespaces } from "../src/init/namespaces.ts";
+import { enterNamespaces, mountNamespaceKind, planNamespaces } from "../src/init/namespaces.ts";
 import { ensureInRoot, openInRoot } from "../src/init/paths.ts";
+import { attachInPlace, enterRoot } from "../src/init/rootfs.ts";
 import { makedev } from "../src/init/devices.ts";
 import type { InitConfig } from "../src/init/config.ts";
 import { waitStatus } from "../src/boot/loader.ts";
@@ -11,6 +12,7 @@ import { exitCodeFromWaitStatus as exitCodeOf } from "../src/cmd/cmd.ts";
 import { applyCaps, prepareArgs } from "../src/cmd/capability.ts";
 import { applyCredentials } from "../src/init/process.ts";
 import { capMask, capNumber, lastCap } from "../src/specutils/capabilities.ts";
+import { FlagSet } from "../src/flag/flag.ts";
 import { defaultSpec } from "../src/specutils/default_spec.ts";
 
 function cfg(over: Partial<InitConfig> = {}): InitConfig {
@@ -57,11 +59,7 @@ Deno.test("namespaces: pid is boot's, mount joins last, --network none forces a 
   ];
   const plan = planNamespaces(cfg({ spec }));
   deepEqual(plan.join.map((j) => j.path), ["/run/netns/x", "/proc/1/ns/mnt"]);
-  equal(
-    plan.unshare,
-    CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNS,
-    "a create always builds in its own mount ns",
-  );
+  equal(plan.unshare, CLONE.NEWUTS | CLONE.NEWIPC, "a joined mount namespace is joined, not copied");
   const none = planNamespaces(cfg({ spec, network: "none" }));
   deepEqual(none.join.map((j) => j.path), ["/proc/1/ns/mnt"]);
   equal(none.unshare & CLONE.NEWNET, CLONE.NEWNET);
@@ -69,15 +67,44 @@ Deno.test("namespaces: pid is boot's, mount joins last, --network none forces a 
   throws(() => planNamespaces(cfg({ spec })), /user namespaces are not supported/);
 });
 
-Deno.test("namespaces: a create without a mount entry still gets its own mount namespace", () => {
+Deno.test("namespaces: the spec's mount entry decides: own, joined, or the runtime's (none)", () => {
   const spec = defaultSpec();
   spec.linux!.namespaces = [{ type: "pid" }, { type: "uts" }];
+  equal(mountNamespaceKind(spec), "shared");
+  equal(planNamespaces(cfg({ spec })).unshare & CLONE.NEWNS, 0, "no entry: the runtime's mount namespace");
+  deepEqual(planNamespaces(cfg({ spec })).join, []);
+  spec.linux!.namespaces.push({ type: "mount" });
+  equal(mountNamespaceKind(spec), "own");
   equal(planNamespaces(cfg({ spec })).unshare & CLONE.NEWNS, CLONE.NEWNS);
+  spec.linux!.namespaces[2] = { type: "mount", path: "/proc/7/ns/mnt" };
+  equal(mountNamespaceKind(spec), "joined");
+  equal(planNamespaces(cfg({ spec })).unshare & CLONE.NEWNS, 0);
+  deepEqual(planNamespaces(cfg({ spec })).join.map((j) => j.path), ["/proc/7/ns/mnt"]);
   equal(
     planNamespaces(cfg({ spec, mode: "exec", join: [] })).unshare & CLONE.NEWNS,
     0,
     "exec joins, never unshares",
   );
+});
+
+Deno.test("namespaces: an exec into a chroot'ed container opens its root first and chroots after the setns", () => {
+  const fake = fakeKernel({ open: 42 });
+  const join = [{ type: "mount", path: "/proc/9/ns/mnt" }];
+  const plan = planNamespaces(cfg({ mode: "exec", join, joinRoot: "/proc/9/root" }));
+  enterNamespaces(fake.kernel, plan);
+  deepEqual(fake.names(), [
+    "unshare",
+    "open",
+    "open",
+    "setns",
+    "close",
+    "fchdir",
+    "chroot",
+    "chdir",
+    "close",
+  ]);
+  deepEqual(fake.calls[1].args[0], "/proc/9/root");
+  deepEqual(fake.calls[6].args, ["."]);
 });
 
 Deno.test("namespaces: entering opens every path before the first setns, with CLONE_FS first", () => {
@@ -89,7 +116,7 @@ Deno.test("namespaces: entering opens every path before the first setns, with CL
   deepEqual(fake.calls[0].args, [CLONE.FS]);
   deepEqual(fake.calls[3].args, [42, CLONE.NEWNET]);
   deepEqual(fake.calls[4].args, [42, CLONE.NEWNS]);
-  deepEqual(fake.calls[7].args, [CLONE.NEWUTS | CLONE.NEWNS]);
+  deepEqual(fake.calls[7].args, [CLONE.NEWUTS]);
 });
 
 Deno.test("paths: a planted symlink and .. resolve inside the root, and missing parents are created", () => {
@@ -138,16 +165,75 @@ Deno.test("wait status encoding and boot's exit code", () => {
   equal(exitCodeOf(15), 143);
 });
 
-Deno.test("prepareArgs drops by substring and re-inserts --attached after boot", () => {
+Deno.test("prepareArgs drops flags by name with their own tokens; the id and --attached survive", () => {
+  const f = new FlagSet("boot");
+  for (const b of ["setup-root", "apply-caps", "attached"]) f.bool(b, false, "");
+  f.string("bundle", "", "");
+  f.intList("io-fds", "");
+  f.int("mounts-fd", -1, "");
+  const argv = [
+    "--io-fds",
+    "6",
+    "--bundle=/b",
+    "--mounts-fd",
+    "7",
+    "--apply-caps=true",
+    "--setup-root",
+    "id-setup-root-io-fds",
+  ];
+  f.parse(argv);
   deepEqual(
     prepareArgs(
-      ["--root=/r", "boot", "--setup-root", "--bundle=/b", "--apply-caps=true", "id"],
+      ["--root=/r", "boot", ...argv],
+      f,
       true,
-      "setup-root",
-      "apply-caps",
+      ["setup-root", "apply-caps", "io-fds", "mounts-fd"],
+      [
+        "--io-fds=9",
+      ],
     ),
-    ["--root=/r", "boot", "--attached", "--bundle=/b", "id"],
+    ["--root=/r", "boot", "--attached", "--io-fds=9", "--bundle=/b", "id-setup-root-io-fds"],
   );
+  deepEqual(
+    prepareArgs(["boot", ...argv], f, false, ["setup-root"]),
+    ["boot", "--io-fds", "6", "--bundle=/b", "--mounts-fd", "7", "--apply-caps=true", "id-setup-root-io-fds"],
+  );
+  throws(() => prepareArgs(["boot"], f, false, []), /does not end with the parsed arguments/);
+});
+
+Deno.test("rootfs: in a shared mount namespace the root is chroot'ed into, never pivoted or moved", () => {
+  for (const noPivot of [false, true]) {
+    const fake = fakeKernel();
+    enterRoot(fake.kernel, 7, noPivot, "shared");
+    deepEqual(fake.names(), ["fchdir", "chroot", "chdir"]);
+  }
+  const own = fakeKernel();
+  enterRoot(own.kernel, 7, false, "own");
+  deepEqual(own.names(), ["fchdir", "pivotRoot", "umount2", "chdir"]);
+});
+
+Deno.test("rootfs: attachInPlace refuses a namespace's own / and another directory, before mounting", () => {
+  const slash = fakeKernel({ open: 9, fileId: "1:2" });
+  throws(
+    () => attachInPlace(slash.kernel, 5, 6, "/"),
+    /is the root of a mount namespace the container shares/,
+  );
+  deepEqual(slash.names().filter((n) => n === "attachMount" || n === "mount"), []);
+  const other = fakeKernel({ open: 9, fileId: (fd: unknown) => (fd === 5 ? "1:2" : "1:3") });
+  throws(() => attachInPlace(other.kernel, 5, null, "/b/rootfs"), /is another directory/);
+  deepEqual(other.names().filter((n) => n === "attachMount" || n === "mount"), []);
+  const fine = fakeKernel({
+    open: (p: unknown) => (p === "/" ? 8 : 9),
+    fileId: (fd: unknown) => (fd === 8 ? "1:1" : "1:2"),
+  });
+  equal(attachInPlace(fine.kernel, 5, 6, "/b/rootfs"), 9);
+  deepEqual(fine.calls.find((c) => c.name === "attachMount")!.args, [5, 6]);
+  deepEqual(fine.calls.find((c) => c.name === "mount")!.args, [
+    "",
+    "/proc/self/fd/5",
+    "",
+    MS.PRIVATE | MS.REC,
+  ]);
 });
 
 /** The caps a fake kernel was asked to raise into the ambient set, by number. */

@@ -115,6 +115,11 @@ const RULES: Array<[string, Mutator, string]> = [
   ["duplicate namespace", (s) => s.linux.namespaces.push({ type: "pid" }), 'duplicate namespace type "pid"'],
   ["relative ns path", (s) => (s.linux.namespaces[0].path = "proc/1/ns/pid"), "linux.namespaces[0].path"],
   [
+    "masked and read-only paths without a mount namespace (runc refuses too)",
+    (s) => (s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== "mount")),
+    "linux.maskedPaths: unable to restrict sys entries without a private MNT namespace",
+  ],
+  [
     "negative uid",
     (s) => (s.process.user.uid = -1),
     "process.user.uid must be an integer between 0 and 4294967295",

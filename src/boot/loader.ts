@@ -3,7 +3,7 @@
  * its start byte) and starts the control server; WaitForStartSignal, Run, WaitExit and Destroy follow.
  * The app is boot's child but boot never reaps it (waitid WNOWAIT), so an engine's subreaper can.
  */
-import { CLD, EPOLL, Errno, isErrno, type Kernel, P, SIGNALS, W } from "../../ffi/mod.ts";
+import { CLD, EPOLL, Errno, isErrno, type Kernel, MNT_DETACH, O, P, SIGNALS, W } from "../../ffi/mod.ts";
 import type { Config } from "../config/config.ts";
 import type { Mount, Process, Spec } from "../specutils/spec.ts";
 import { log } from "../log/log.ts";
@@ -12,6 +12,7 @@ import { type Handler, UrpcServer } from "../urpc/server.ts";
 import { applyFinalAffinity } from "../init/scheduling.ts";
 import { NOBODY } from "../cmd/capability.ts";
 import { isBindMount } from "../specutils/mount_options.ts";
+import { mountNamespaceKind } from "../init/namespaces.ts";
 import type { InitSpawn, PidNamespace } from "./spawn_init.ts";
 import { createInit, execInit, type InitProcess } from "./start_init.ts";
 import { Controller } from "./controller.ts";
@@ -32,7 +33,6 @@ export interface LoaderArgs {
   numCpu: number;
   totalMem: bigint;
   userLogFd: number;
-  pidns: boolean;
   attached: boolean;
   noPivot: boolean;
   /** Directory fds of the container's cgroups (--cgroup-fd); init and exec'd processes join them. */
@@ -86,6 +86,8 @@ export class Loader {
   readonly #execs = new Map<number, Execed>();
   readonly #listeners: Array<[Deno.Signal, () => void]> = [];
   #pidfd = -1;
+  /** The container's root mount when it lives in boot's own mount namespace (no mount entry), else -1. */
+  #sharedRoot = -1;
   #cgroups: CgroupView | undefined;
   #exitStatusFd = -1;
   /** Exec'd processes not reaped yet. */
@@ -99,7 +101,7 @@ export class Loader {
     this.init = init;
     this.#server = server;
     this.loop = loop;
-    this.ownPidNs = args.pidns;
+    this.ownPidNs = pidNamespace(args.spec).kind === "new";
     this.#startSignal = new Promise((resolve) => this.#started = resolve);
     this.#exited = this.#watchExit();
   }
@@ -107,12 +109,7 @@ export class Loader {
   /** Spawns init, waits until it is ready, and starts serving the control socket (runsc's boot.New). */
   static create(k: Kernel, args: LoaderArgs): Loader {
     const spec = args.spec;
-    const pidSpec = spec.linux?.namespaces?.find((n) => n.type === "pid");
-    const pidns: PidNamespace = pidSpec?.path
-      ? { kind: "join", path: pidSpec.path }
-      : args.pidns
-      ? { kind: "new" }
-      : { kind: "inherit" };
+    const pidns = pidNamespace(spec);
     const bindFds: Record<string, number> = {};
     const rootFd = args.ioFds.length ? args.ioFds[0] : null;
     let next = 1;
@@ -145,12 +142,16 @@ export class Loader {
     } catch (e) {
       throw new Error(`creating container: ${(e as Error).message}`);
     }
+    const sharedRoot = mountNamespaceKind(spec) === "shared"
+      ? k.open(`/proc/${init.pid}/root`, O.PATH | O.DIRECTORY | O.CLOEXEC)
+      : -1;
     const loop = new EventLoop(k);
     const handlers: Record<string, Handler> = {};
     const server = new UrpcServer(k, loop, args.controllerFd, handlers, log);
     // As nobody (after --setup-root), boot shares its uid with every other nobody process: serve root only.
     if (k.getuid() === NOBODY) server.allowOnly(0);
     const loader = new Loader(k, args, init, server, loop);
+    loader.#sharedRoot = sharedRoot;
     Object.assign(handlers, new Controller(k, loader).handlers());
     loader.#handlers = handlers;
     server.start();
@@ -261,8 +262,7 @@ export class Loader {
       type,
       path: `/proc/${this.pid}/ns/${type === "network" ? "net" : type === "mount" ? "mnt" : type}`,
     }));
-    const ownPidNs = this.ownPidNs ||
-      this.#args.spec.linux?.namespaces?.some((n) => n.type === "pid") === true;
+    const ownPidNs = this.#args.spec.linux?.namespaces?.some((n) => n.type === "pid") === true;
     return {
       config: {
         mode: "exec",
@@ -277,6 +277,8 @@ export class Loader {
         attached: false,
         preserveFds: 0,
         detached,
+        // The root is a chroot below the mount namespace's own root: the exec'd process goes there too.
+        ...(mountNamespaceKind(this.#args.spec) === "own" ? {} : { joinRoot: `/proc/${this.pid}/root` }),
       },
       stdio,
       preserved: [],
@@ -338,6 +340,24 @@ export class Loader {
     this.#pidfd = -1;
     if (this.#exitStatusFd >= 0) this.#k.close(this.#exitStatusFd);
     this.#exitStatusFd = -1;
+    this.#unmountSharedRoot();
+  }
+
+  /**
+   * A container in boot's mount namespace has its root and mounts there, below the root directory; once
+   * it is gone they are detached, so that nothing of it stays mounted in the runtime's namespace (runc
+   * leaves them). Lazily: a process of the container that outlived the app keeps its view.
+   */
+  #unmountSharedRoot(): void {
+    if (this.#sharedRoot < 0) return;
+    try {
+      this.#k.umount2(`/proc/self/fd/${this.#sharedRoot}`, MNT_DETACH);
+    } catch (e) {
+      log.warning(`container ${this.id}: detaching its root mount: ${(e as Error).message}`);
+    } finally {
+      this.#k.close(this.#sharedRoot);
+      this.#sharedRoot = -1;
+    }
   }
 
   #forwardSignals(): void {
@@ -403,6 +423,17 @@ export class Loader {
       });
     });
   }
+}
+
+/**
+ * The app's pid namespace, as the spec says: a new one for an entry without a path, that path for one with
+ * it, boot's own without an entry. runsc's --pidns only tells boot that its wrapper made a pid namespace
+ * for it; here boot makes the app's, so that flag decides nothing.
+ */
+export function pidNamespace(spec: Spec): PidNamespace {
+  const entry = spec.linux?.namespaces?.find((n) => n.type === "pid");
+  if (!entry) return { kind: "inherit" };
+  return entry.path ? { kind: "join", path: entry.path } : { kind: "new" };
 }
 
 /** init's environment: boot's own, minus what engines leak (the app gets spec.process.env at exec). */

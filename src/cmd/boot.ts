@@ -11,12 +11,13 @@ import { fatalf } from "./cmd.ts";
 import { debugEnabled, log } from "../log/log.ts";
 import { logSpec, readMounts, readSpecFromFile } from "../specutils/specutils.ts";
 import { isBindMount } from "../specutils/mount_options.ts";
+import { hasNS } from "../specutils/namespaces.ts";
 import type { Spec } from "../specutils/spec.ts";
 import { lookup } from "../platform/platform.ts";
 import { self } from "../specutils/exe.ts";
 import { setUpChroot } from "./chroot.ts";
 import { BOOT_CAPS, callSelfAsNobody, prepareArgs, setCapsAndCallSelf } from "./capability.ts";
-import { Loader } from "../boot/loader.ts";
+import { Loader, pidNamespace } from "../boot/loader.ts";
 import { testPause } from "../boot/test_pause.ts";
 import { createOwnedCgroups, type OwnedCgroups, removeOwnedCgroups } from "../cgroups/boot_owned.ts";
 import { oomKills } from "../cgroups/stats.ts";
@@ -75,7 +76,11 @@ class Boot implements Command {
       "if true, apply capabilities defined in the spec to the process",
     );
     this.setUpRoot = f.bool("setup-root", false, "if true, set up an empty root for the process");
-    this.pidns = f.bool("pidns", false, "if true, the container gets its own PID namespace");
+    this.pidns = f.bool(
+      "pidns",
+      false,
+      "accepted for runsc's wrappers; the spec's linux.namespaces decide the container's PID namespace",
+    );
     this.cpuNum = f.int("cpu-num", 0, "number of CPUs the container may use (0: all)");
     this.totalMem = f.uint64("total-memory", 0n, "memory limit for the container in bytes (0: none)");
     this.userLogFd = f.int("user-log-fd", 0, "file descriptor to write user logs to. 0 means no logging.");
@@ -171,17 +176,21 @@ class Boot implements Command {
       let extra: string[] = [];
       let appCaps = {};
       try {
-        appCaps = readSpec(this.bundleDir.value, this.specFd.value).process?.capabilities ?? {};
+        const first = readSpec(this.bundleDir.value, this.specFd.value);
+        if (!hasNS(first, "mount")) {
+          throw new Error(
+            "the spec has no mount namespace, so the container must stay in the runtime's, and --setup-root " +
+              "moves boot into one of its own: give linux.namespaces a mount entry, or leave out --setup-root",
+          );
+        }
+        appCaps = first.process?.capabilities ?? {};
         extra = [...this.detachSources(k), ...cgroupArgs];
         setUpChroot(k, logDirs(conf.debugLog, conf.log));
       } catch (e) {
         fatalf(`error setting up chroot: ${(e as Error).message}`);
       }
       if (!this.applyCaps.value && !conf.rootless) {
-        const args = withExtra(
-          prepareArgs(self().args, attached, "setup-root", "-mounts-fd", "-io-fds"),
-          extra,
-        );
+        const args = prepareArgs(self().args, f, attached, ["setup-root", "mounts-fd", "io-fds"], extra);
         try {
           callSelfAsNobody(k, args, appCaps);
         } catch (e) {
@@ -197,6 +206,11 @@ class Boot implements Command {
     const specWarnings: string[] = [];
     const spec = readSpec(this.bundleDir.value, this.specFd.value, specWarnings);
     logSpec(spec, log, debugEnabled());
+    if (this.pidns.value !== (pidNamespace(spec).kind === "new")) {
+      log.debug(
+        `--pidns=${this.pidns.value} ignored: the container's PID namespace follows linux.namespaces`,
+      );
+    }
 
     if (this.applyCaps.value) {
       const caps = structuredClone(spec.process!.capabilities ?? {});
@@ -211,11 +225,14 @@ class Boot implements Command {
         }
       }
       const args = rootExtra
-        ? withExtra(
-          prepareArgs(self().args, attached, "setup-root", "apply-caps", "-mounts-fd", "-io-fds"),
+        ? prepareArgs(
+          self().args,
+          f,
+          attached,
+          ["setup-root", "apply-caps", "mounts-fd", "io-fds"],
           rootExtra,
         )
-        : withExtra(prepareArgs(self().args, attached, "setup-root", "apply-caps"), cgroupArgs);
+        : prepareArgs(self().args, f, attached, ["setup-root", "apply-caps"], cgroupArgs);
       try {
         setCapsAndCallSelf(k, args, caps);
       } catch (e) {
@@ -251,7 +268,6 @@ class Boot implements Command {
         numCpu: this.cpuNum.value,
         totalMem: this.totalMem.value,
         userLogFd: this.userLogFd.value,
-        pidns: this.pidns.value,
         attached,
         noPivot: this.noPivot.value,
         cgroupFds: this.cgroupFds.value,
@@ -356,13 +372,6 @@ function logDirs(debugLog: string, logFile: string): string[] {
   if (debugLog) dirs.push(debugLog.endsWith("/") ? debugLog.replace(/\/+$/, "") || "/" : dir(debugLog));
   if (logFile) dirs.push(dir(logFile));
   return dirs.filter((d) => d.startsWith("/") && d !== "/");
-}
-
-/** Adds flags right after the "boot" token. */
-function withExtra(args: string[], extra: string[]): string[] {
-  if (!extra.length) return args;
-  const i = args.indexOf("boot");
-  return [...args.slice(0, i + 1), ...extra, ...args.slice(i + 1)];
 }
 
 /** The boot subcommand. */

@@ -7,6 +7,7 @@ import type { LinuxCapabilities } from "../specutils/spec.ts";
 import { capMask, capNames, lastCap, raisableAmbient } from "../specutils/capabilities.ts";
 import { self } from "../specutils/exe.ts";
 import { log } from "../log/log.ts";
+import type { FlagSet } from "../flag/flag.ts";
 
 /** The user boot runs as after --setup-root. */
 export const NOBODY = 65534;
@@ -38,17 +39,24 @@ export const BOOT_CAPS = [
 ] as const;
 
 /**
- * prepareArgs: this process's runts arguments minus every one containing an excluded substring, with
- * `--attached` placed right after "boot" when attached (PDEATHSIG does not survive a credential change).
+ * prepareArgs: the runts arguments of boot's next stage. `all` is this process's runts arguments (global
+ * flags, the subcommand, then what `f` parsed); the result keeps the global flags and the subcommand, puts
+ * `--attached` right after it when attached (PDEATHSIG does not survive a credential change), then `extra`,
+ * then boot's arguments without the flags named in `exclude`. runsc drops every argument that contains an
+ * excluded substring, which also drops a container id or path containing one, or leaves a flag's separate
+ * value behind as a stray argument; here flags are dropped by name with exactly their own tokens, so the
+ * container id always survives the re-exec.
  */
-export function prepareArgs(args: readonly string[], attached: boolean, ...exclude: string[]): string[] {
-  const out: string[] = [];
-  for (const arg of args) {
-    if (exclude.some((e) => arg.includes(e))) continue;
-    out.push(arg);
-    if (attached && arg === "boot") out.push("--attached");
-  }
-  return out;
+export function prepareArgs(
+  all: readonly string[],
+  f: FlagSet,
+  attached: boolean,
+  exclude: readonly string[],
+  extra: readonly string[] = [],
+): string[] {
+  const cut = all.length - f.parsedArgs().length - 1;
+  if (cut < 0) throw new Error(`prepareArgs: ${JSON.stringify(all)} does not end with the parsed arguments`);
+  return [...all.slice(0, cut + 1), ...(attached ? ["--attached"] : []), ...extra, ...f.argsWithout(exclude)];
 }
 
 /**

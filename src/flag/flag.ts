@@ -158,6 +158,11 @@ export class FlagSet {
   #formal = new Map<string, Flag>();
   #actual = new Set<string>();
   #args: string[] = [];
+  #input: string[] = [];
+  /** Each flag occurrence parse() consumed, in order: its flag's name and its own tokens. */
+  #seen: Array<{ name: string; tokens: string[] }> = [];
+  /** parse() stopped at a `--`. */
+  #dashDash = false;
 
   constructor(name: string) {
     this.name = name;
@@ -285,7 +290,10 @@ export class FlagSet {
    * is one) or after `--`; the rest is available from args(). Throws FlagError or HelpRequested.
    */
   parse(args: readonly string[]): void {
+    this.#input = [...args];
     this.#args = [...args];
+    this.#seen = [];
+    this.#dashDash = false;
     while (this.#parseOne());
   }
 
@@ -297,6 +305,7 @@ export class FlagSet {
       minuses = 2;
       if (s.length === 2) {
         this.#args.shift();
+        this.#dashDash = true;
         return false;
       }
     }
@@ -305,6 +314,7 @@ export class FlagSet {
       throw new FlagError(`bad flag syntax: ${s}`);
     }
     this.#args.shift();
+    const tokens = [s];
     let value = "";
     let hasValue = false;
     const eq = name.indexOf("=", 1);
@@ -331,6 +341,7 @@ export class FlagSet {
     } else {
       if (!hasValue && this.#args.length > 0) {
         value = this.#args.shift()!;
+        tokens.push(value);
         hasValue = true;
       }
       if (!hasValue) throw new FlagError(`flag needs an argument: -${name}`);
@@ -341,7 +352,25 @@ export class FlagSet {
       }
     }
     this.#actual.add(flag.aliasOf ?? name);
+    this.#seen.push({ name: flag.aliasOf ?? name, tokens });
     return true;
+  }
+
+  /** The arguments parse() was last given, unchanged. */
+  parsedArgs(): string[] {
+    return [...this.#input];
+  }
+
+  /**
+   * The arguments parse() was last given, without every occurrence of the flags named in `drop` (by their
+   * names or aliases): each occurrence goes with exactly the tokens it consumed (`-f v` is two, a bool flag
+   * never more than one), so the flags around it and the positional arguments come through intact. A `--`
+   * that ended the flags is kept.
+   */
+  argsWithout(drop: readonly string[]): string[] {
+    const names = new Set(drop.map((n) => this.#formal.get(n)?.aliasOf ?? n));
+    const out = this.#seen.filter((o) => !names.has(o.name)).flatMap((o) => o.tokens);
+    return [...out, ...(this.#dashDash ? ["--"] : []), ...this.#args];
   }
 
   /** The arguments left after the flags. */

@@ -43,6 +43,11 @@ export interface InitConfig {
   /** exec mode: the namespaces of the running container to join. */
   join?: JoinedNamespace[];
   /**
+   * exec mode: the running container's root (`/proc/PID/root`), entered with chroot after the namespaces,
+   * for a container whose root is not its mount namespace's root (it shares the runtime's or a joined one).
+   */
+  joinRoot?: string;
+  /**
    * exec mode, `runts exec --detach`: the wrapper that spawned init exits right after the start, so the
    * parent-death signal is cleared before execve and the process is re-parented to the engine's subreaper.
    */

@@ -1,18 +1,36 @@
 /** Entering the container's namespaces from init's main thread (new ones by unshare, others by setns). */
 import { CLONE, type Kernel, O } from "../../ffi/mod.ts";
-import { isNamespaceType, NAMESPACE_FLAGS } from "../specutils/namespaces.ts";
+import { getNS, isNamespaceType, NAMESPACE_FLAGS } from "../specutils/namespaces.ts";
+import type { Spec } from "../specutils/spec.ts";
 import type { InitConfig } from "./config.ts";
 
 /** The plan for one init: namespaces to join (path, flag) in order, and flags to unshare afterwards. */
 export interface NamespacePlan {
   join: Array<{ path: string; flag: number }>;
   unshare: number;
+  /** exec: the running container's root, entered with chroot once the namespaces are joined. */
+  root?: string;
 }
 
 /**
- * Works out which namespaces init joins and which it creates. The pid namespace is boot's business (a
- * process cannot move itself into a new one), user namespaces cannot be entered by a multi-threaded process,
- * and mount is joined last, because the other paths are resolved in the current mount namespace.
+ * Whose mount namespace a new container lives in, as the spec says: its own (an entry without a path),
+ * a joined one (an entry with a path), or the runtime's (no entry). Only in its own does init pivot_root;
+ * in the other two it shares the namespace with other processes, whose root must stay theirs.
+ */
+export type MountNamespaceKind = "own" | "joined" | "shared";
+
+/** The container's MountNamespaceKind. */
+export function mountNamespaceKind(spec: Spec): MountNamespaceKind {
+  const entry = getNS(spec, "mount");
+  return !entry ? "shared" : entry.path ? "joined" : "own";
+}
+
+/**
+ * Works out which namespaces init joins and which it creates, exactly as the spec lists them. The pid
+ * namespace is boot's business (a process cannot move itself into a new one), user namespaces cannot be
+ * entered by a multi-threaded process, and mount is joined last, because the other paths are resolved in
+ * the current mount namespace. Without a mount entry the container stays in the runtime's (buildRoot then
+ * chroots instead of pivoting).
  */
 export function planNamespaces(cfg: InitConfig): NamespacePlan {
   const plan: NamespacePlan = { join: [], unshare: 0 };
@@ -40,21 +58,32 @@ export function planNamespaces(cfg: InitConfig): NamespacePlan {
   }
   if (cfg.mode === "create" && cfg.network === "none") plan.unshare |= CLONE.NEWNET;
   if (mount) plan.join.push(mount);
-  // Building a root (mounts, pivot_root) is only ever done in a mount namespace of init's own: without a
-  // mount entry it would act on boot's (the host's) namespace, and in a joined one on its other processes.
-  if (cfg.mode === "create") plan.unshare |= CLONE.NEWNS;
+  if (cfg.mode === "exec" && cfg.joinRoot) plan.root = cfg.joinRoot;
   return plan;
 }
 
-/** Carries out a plan: open every path first, then setns in order, then unshare. */
+/**
+ * Carries out a plan: open every path first (the root too: /proc/PID is boot's view), then setns in order,
+ * then unshare, then chroot into the root an exec joins.
+ */
 export function enterNamespaces(k: Kernel, plan: NamespacePlan): void {
   // setns(CLONE_NEWNS) refuses a process whose fs_struct is shared with other threads.
   k.unshare(CLONE.FS);
-  const fds = plan.join.map((j) => ({ fd: k.open(j.path, O.RDONLY | O.CLOEXEC), ...j }));
+  const root = plan.root ? k.open(plan.root, O.PATH | O.DIRECTORY | O.CLOEXEC) : -1;
   try {
-    for (const j of fds) k.setns(j.fd, j.flag);
+    const fds = plan.join.map((j) => ({ fd: k.open(j.path, O.RDONLY | O.CLOEXEC), ...j }));
+    try {
+      for (const j of fds) k.setns(j.fd, j.flag);
+    } finally {
+      for (const j of fds) k.close(j.fd);
+    }
+    if (plan.unshare) k.unshare(plan.unshare);
+    if (root >= 0) {
+      k.fchdir(root);
+      k.chroot(".");
+      k.chdir("/");
+    }
   } finally {
-    for (const j of fds) k.close(j.fd);
+    if (root >= 0) k.close(root);
   }
-  if (plan.unshare) k.unshare(plan.unshare);
 }

@@ -1,7 +1,9 @@
 /**
- * Builds the container's root inside init's private mount namespace: binds the root, mounts the spec's
- * mounts in order (each destination resolved inside the root), creates /dev, masks and read-only paths,
- * then pivot_root (or chroot with --no-pivot).
+ * Builds the container's root: binds the root, mounts the spec's mounts in order (each destination
+ * resolved inside the root), creates /dev, masks and read-only paths, then pivot_root (or chroot with
+ * --no-pivot) in init's own mount namespace. In a mount namespace init shares (the runtime's, when the spec
+ * has no mount entry, or a joined one) the root is bound over the root directory where that namespace has
+ * it, and entered with chroot: pivot_root there would move the root of every process in the namespace.
  */
 import { Errno, isErrno, type Kernel, MNT_DETACH, MOUNT_ATTR, MS, O } from "../../ffi/mod.ts";
 import type { Mount } from "../specutils/spec.ts";
@@ -13,11 +15,17 @@ import { bindConsole, createDevice, createDevSymlinks, DEFAULT_DEVICES } from ".
 import { applySysctls } from "./process.ts";
 import type { InitConfig } from "./config.ts";
 import { mountCgroupV1Tree } from "../cgroups/mount.ts";
+import { type MountNamespaceKind, mountNamespaceKind } from "./namespaces.ts";
 
 /** Detached copies of the root and of every bind source, taken before init leaves boot's mount namespace. */
 export interface Sources {
   root: number;
   binds: Record<string, number>;
+  /**
+   * The root directory itself, kept when the container shares the runtime's mount namespace: the root's
+   * copy is bound over it there. null otherwise.
+   */
+  rootDir: number | null;
 }
 
 /**
@@ -54,7 +62,11 @@ export function takeSources(k: Kernel, cfg: InitConfig): Sources {
     const src = cfg.bindFds[String(i)] ?? k.open(m.source ?? "", O.PATH | O.CLOEXEC);
     binds[String(i)] = detachAndClose(k, src, (opts.flags & MS.REC) !== 0);
   });
-  return { root: detachAndClose(k, rootFd, true), binds };
+  if (mountNamespaceKind(cfg.spec) === "shared") {
+    const tree = detach(k, rootFd, true);
+    return { root: tree, binds, rootDir: tree === rootFd ? null : rootFd };
+  }
+  return { root: detachAndClose(k, rootFd, true), binds, rootDir: null };
 }
 
 /** Where init attaches the container's root inside its own mount namespace before pivot_root. */
@@ -72,6 +84,41 @@ export function attachRoot(k: Kernel, tree: number): number {
   if (k.fileId(root) !== k.fileId(tree)) {
     k.close(root);
     throw new Error(`the container root did not appear at ${STAGE}`);
+  }
+  return root;
+}
+
+/**
+ * In a mount namespace init shares, binds the detached root over the root directory where that namespace
+ * has it (runc's bind of the rootfs onto itself): `dir` in the runtime's namespace, else root.path, which
+ * must be the same directory the wrapper gave. Never over the namespace's own "/" (the container's mounts
+ * would then land on the host's /proc, /dev, ...). Made private at once, so that the container's mounts
+ * below it do not propagate to the namespace's peers. Returns an O_PATH fd of the bound root.
+ */
+export function attachInPlace(k: Kernel, tree: number, dir: number | null, rootPath: string): number {
+  const target = dir ?? k.open(rootPath, O.PATH | O.DIRECTORY | O.CLOEXEC);
+  try {
+    if (k.fileId(target) !== k.fileId(tree)) {
+      throw new Error(`root.path ${rootPath} is another directory in the container's mount namespace`);
+    }
+    const slash = k.open("/", O.PATH | O.DIRECTORY | O.CLOEXEC);
+    const isSlash = k.fileId(slash) === k.fileId(target);
+    k.close(slash);
+    if (isSlash) {
+      throw new Error(
+        `root.path ${rootPath} is the root of a mount namespace the container shares: its mounts would ` +
+          "cover that namespace's own; give the container a mount namespace of its own",
+      );
+    }
+    k.attachMount(tree, target);
+  } finally {
+    k.close(target);
+  }
+  k.mount("", fdPath(tree), "", MS.PRIVATE | MS.REC);
+  const root = k.open(fdPath(tree), O.PATH | O.DIRECTORY | O.CLOEXEC);
+  if (k.fileId(root) !== k.fileId(tree)) {
+    k.close(root);
+    throw new Error(`the container root did not appear at ${rootPath}`);
   }
   return root;
 }
@@ -171,10 +218,21 @@ function tryOpenInRoot(k: Kernel, rootFd: number, path: string): number | null {
   }
 }
 
-/** Replaces the process root with the directory `rootFd`: pivot_root, or MS_MOVE + chroot. */
-export function enterRoot(k: Kernel, rootFd: number, noPivot: boolean): void {
+/**
+ * Replaces the process root with the directory `rootFd`: pivot_root, or MS_MOVE + chroot, in init's own
+ * mount namespace; a plain chroot in one it shares (`kind` other than "own"), where both would change the
+ * root every other process of the namespace sees.
+ */
+export function enterRoot(
+  k: Kernel,
+  rootFd: number,
+  noPivot: boolean,
+  kind: MountNamespaceKind = "own",
+): void {
   k.fchdir(rootFd);
-  if (noPivot) {
+  if (kind !== "own") {
+    k.chroot(".");
+  } else if (noPivot) {
     k.mount(".", "/", "", MS.MOVE);
     k.chroot(".");
   } else {
@@ -195,8 +253,16 @@ export function buildRoot(
   own: ReadonlySet<SysctlNamespace> = new Set(),
 ): void {
   const spec = cfg.spec;
-  k.mount("", "/", "", MS.SLAVE | MS.REC);
-  const root = attachRoot(k, sources.root);
+  const kind = mountNamespaceKind(spec);
+  let root: number;
+  if (kind === "own") {
+    k.mount("", "/", "", MS.SLAVE | MS.REC);
+    root = attachRoot(k, sources.root);
+  } else {
+    // A namespace init shares keeps its propagation: only the container's own root mount is changed.
+    root = attachInPlace(k, sources.root, sources.rootDir, spec.root!.path);
+    sources.rootDir = null; // attachInPlace closed it
+  }
   let devIsTmpfs = false;
   cfg.mounts.forEach((m, i) => {
     try {
@@ -223,7 +289,7 @@ export function buildRoot(
   maskPaths(k, root, spec.linux?.maskedPaths ?? [], nullPath);
   if (devNull !== null) k.close(devNull);
   readonlyPaths(k, root, spec.linux?.readonlyPaths ?? []);
-  enterRoot(k, root, cfg.noPivot);
+  enterRoot(k, root, cfg.noPivot, kind);
   k.close(root);
   const prop = propagationFlags(spec.linux?.rootfsPropagation ?? "");
   if (prop !== undefined) k.mount("", "/", "", prop);

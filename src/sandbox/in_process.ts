@@ -57,7 +57,6 @@ export function startInProcess(k: Kernel, conf: Config, spec: Spec, opts: Sandbo
         numCpu: 0,
         totalMem: 0n,
         userLogFd: 0,
-        pidns: opts.pidns,
         attached: true,
         noPivot: opts.noPivot,
         cgroupFds: [...opts.cgroupFds ?? []],

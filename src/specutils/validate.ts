@@ -536,6 +536,12 @@ function validateLinux(l: Linux, warnings: string[]): void {
   }
   for (const k of ["maskedPaths", "readonlyPaths"] as const) {
     (l[k] ?? []).forEach((p, i) => requireAbsolute(p, `linux.${k}[${i}]`));
+    // runc refuses these too: without a mount entry the container's mounts are the runtime's.
+    if (l[k]?.length && !types.has("mount")) {
+      fail(
+        `linux.${k}: unable to restrict sys entries without a private MNT namespace (add a mount namespace)`,
+      );
+    }
   }
   if (l.mountLabel) {
     warnings.push(`SELinux is not supported: linux.mountLabel ${quote(l.mountLabel)} is ignored`);

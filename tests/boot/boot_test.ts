@@ -29,6 +29,12 @@ import { capMask } from "../../src/specutils/capabilities.ts";
 
 const USAGE = "boot [flags] <container id>";
 
+/** An app in boot's own pid namespace: no pid entry in the spec (and no --pidns). */
+const NO_PIDNS = {
+  pidns: false,
+  mutate: (s: Spec) => s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "pid"),
+};
+
 function mountCount(): number {
   return Deno.readTextFileSync("/proc/self/mountinfo").trim().split("\n").length;
 }
@@ -97,7 +103,7 @@ Deno.test("boot: the app's exit code is Wait's status and boot's exit code", asy
 
 Deno.test("boot: an app killed by SIGTERM gives Wait 15 and exit code 143", async () => {
   // No --pidns: a pid namespace's init ignores signals it has no handler for, even its own.
-  const r = await runToExit({ script: "kill -TERM $$; sleep 5", pidns: false });
+  const r = await runToExit({ script: "kill -TERM $$; sleep 5", ...NO_PIDNS });
   assert.equal(r.waitStatus, 15);
   assert.equal(r.exit.code, 143);
   assert.equal(r.exit.signaled, false, "boot exits with 143, it is not killed itself");
@@ -123,8 +129,8 @@ Deno.test("boot: hostname from the spec, pid 1 with --pidns, cwd /", async () =>
   assert.equal(r.waitStatus, 0);
 });
 
-Deno.test("boot: without --pidns the app's pid is its host pid", async () => {
-  const r = await runToExit({ script: "echo $$", pidns: false });
+Deno.test("boot: without a pid namespace in the spec the app's pid is its host pid", async () => {
+  const r = await runToExit({ script: "echo $$", ...NO_PIDNS });
   assert.equal(r.exit.appStdout.trim(), String(r.appPid));
   assert.notEqual(r.appPid, 1);
 });
@@ -329,7 +335,7 @@ Deno.test("boot: several controller connections are served while another is bloc
 // Signals
 
 Deno.test("boot: the Signal RPC kills the app", async () => {
-  await withBoot({ script: "exec sleep 100", pidns: false }, async (b) => {
+  await withBoot({ script: "exec sleep 100", ...NO_PIDNS }, async (b) => {
     b.startRoot();
     const { status } = await b.waitAsync();
     b.call("Signal", { CID: b.id, Signo: 15, PID: 0, Mode: 0 });
@@ -347,7 +353,7 @@ Deno.test("boot: signals sent to boot reach the app", async () => {
     assert.equal(await status, 1792);
     assert.equal((await b.exit()).code, 7);
   });
-  await withBoot({ script: "exec sleep 100", pidns: false }, async (b) => {
+  await withBoot({ script: "exec sleep 100", ...NO_PIDNS }, async (b) => {
     b.startRoot();
     const { status } = await b.waitAsync();
     k.kill(b.pid, SIGNALS.TERM);
@@ -554,7 +560,7 @@ Deno.test("boot: a non-root app keeps its ambient caps", async () => {
 });
 
 Deno.test("boot: the app gets exactly fds 0-2, and boot keeps none of the wrapper's io/stdio fds", async () => {
-  await withBoot({ script: "exec sleep 100", pidns: false }, (b) => {
+  await withBoot({ script: "exec sleep 100", ...NO_PIDNS }, (b) => {
     const app = b.startRoot();
     const fds = [...Deno.readDirSync(`/proc/${app}/fd`)].map((e) => e.name).sort();
     assert.deepEqual(fds, ["0", "1", "2"]);

@@ -46,6 +46,8 @@ export interface BootOptions {
   script?: string;
   /** Last changes to the spec (from defaultSpec, root = the cached rootfs). */
   mutate?: (spec: Spec) => void;
+  /** The root filesystem (root.path and the root io-fd); default: the cached one all tests share. */
+  rootfs?: string;
   /** Raw config.json text instead of the spec (for broken specs). */
   specText?: string;
   /** Mount list sent through --mounts-fd (absent: no --mounts-fd). */
@@ -64,6 +66,8 @@ export interface BootOptions {
   userLog?: boolean;
   /** More boot flags (before the id). */
   flags?: string[];
+  /** Give every `--flag=value` of the harness's own as two arguments (`--flag value`), as Go's flag allows. */
+  separateValues?: boolean;
   /** Global flags (before "boot"). */
   globalFlags?: string[];
   /** Container ids on the command line; default one fresh id. */
@@ -302,7 +306,7 @@ export class BootRun {
     const id = opts.ids?.[0] ?? freshId();
     const dir = Deno.makeTempDirSync({ prefix: "runts-boot-test-" });
     Deno.mkdirSync(`${dir}/tmp`);
-    const rootfs = Deno.realPathSync(cachedRootfs());
+    const rootfs = Deno.realPathSync(opts.rootfs ?? cachedRootfs());
     let specText = opts.specText;
     if (specText === undefined) {
       const spec = defaultSpec({ args: opts.args ?? ["/bin/sh", "-c", opts.script ?? "true"] });
@@ -374,6 +378,7 @@ export class BootRun {
       flags.push(`--user-log-fd=${FD.userLog}`);
     }
     if (opts.pidns ?? true) flags.push("--pidns");
+    if (opts.separateValues) flags.splice(0, flags.length, ...flags.flatMap((a) => a.split(/(?<=^[^=]*)=/)));
     flags.push(...opts.flags ?? []);
 
     let launcherR = -1;
