@@ -47,6 +47,7 @@ function detachAndClose(k: Kernel, fd: number, recursive: boolean): number {
 /** Opens and detaches the root and the bind sources (by fd when the wrapper gave one, else by path). */
 export function takeSources(k: Kernel, cfg: InitConfig): Sources {
   const rootFd = cfg.rootFd ?? k.open(cfg.spec.root!.path, O.PATH | O.DIRECTORY | O.CLOEXEC);
+  const root = detachAndClose(k, rootFd, true);
   const binds: Record<string, number> = {};
   cfg.mounts.forEach((m, i) => {
     const opts = parseMountOptions(m.type, m.options);
@@ -54,7 +55,7 @@ export function takeSources(k: Kernel, cfg: InitConfig): Sources {
     const src = cfg.bindFds[String(i)] ?? k.open(m.source ?? "", O.PATH | O.CLOEXEC);
     binds[String(i)] = detachAndClose(k, src, (opts.flags & MS.REC) !== 0);
   });
-  return { root: detachAndClose(k, rootFd, true), binds };
+  return { root, binds };
 }
 
 /** Where init attaches the container's root inside its own mount namespace before pivot_root. */
@@ -88,6 +89,7 @@ export function mountEntry(k: Kernel, rootFd: number, m: Mount, tree?: number): 
     const dest = ensureInRoot(k, rootFd, m.destination, isFile(k, tree));
     try {
       k.attachMount(tree, dest);
+      renewMount(k, rootFd, m.destination, dest, (opts.flags & MS.REC) !== 0);
     } finally {
       k.close(dest);
     }
@@ -121,6 +123,27 @@ export function mountEntry(k: Kernel, rootFd: number, m: Mount, tree?: number): 
     } finally {
       k.close(fd);
     }
+  }
+}
+
+/**
+ * Replaces the tree just attached at `path` (on the mount point `dest`) by a fresh copy of itself. The kernel
+ * lists a namespace's mounts (/proc/self/mountinfo) in the order they were created, and the bind trees were
+ * copied before init left boot's namespace, so without this every bind would be listed before the root and
+ * the mounts that precede it in the spec (runtime-tools `mounts` checks the order).
+ */
+function renewMount(k: Kernel, rootFd: number, path: string, dest: number, recursive: boolean): void {
+  const first = openInRoot(k, rootFd, path);
+  try {
+    const copy = k.cloneMount(first, recursive);
+    try {
+      k.umount2(fdPath(first), MNT_DETACH);
+      k.attachMount(copy, dest);
+    } finally {
+      k.close(copy);
+    }
+  } finally {
+    k.close(first);
   }
 }
 
