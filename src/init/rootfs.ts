@@ -171,7 +171,11 @@ export function maskPaths(k: Kernel, rootFd: number, paths: readonly string[], d
   }
 }
 
-/** Makes each path read-only with a bind over itself. Missing paths are skipped. */
+/**
+ * Makes each path read-only with a bind over itself; missing paths are skipped. Only the read-only flag
+ * is added (mount_setattr on the top mount): the bind keeps nosuid, nodev, noexec and atime as the mount
+ * it copies has them, as runc does.
+ */
 export function readonlyPaths(k: Kernel, rootFd: number, paths: readonly string[]): void {
   for (const p of paths) {
     const fd = tryOpenInRoot(k, rootFd, p);
@@ -181,7 +185,12 @@ export function readonlyPaths(k: Kernel, rootFd: number, paths: readonly string[
     } finally {
       k.close(fd);
     }
-    remount(k, rootFd, p, MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC);
+    const bound = openInRoot(k, rootFd, p);
+    try {
+      k.mountSetattr(bound, false, MOUNT_ATTR.RDONLY, 0);
+    } finally {
+      k.close(bound);
+    }
   }
 }
 

@@ -22,10 +22,12 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Extra shell redirections for the runts process, e.g. "3<file". */
   redirect?: string;
+  /** Another runtime with the same command line to run instead (runc, as the reference). */
+  binary?: string;
 }
 
 /**
- * Runs `runts --root <root> args...`. Its stdout/stderr go to files, not pipes: a container started by
+ * Runs `runts --root <root> args...` (or `opts.binary`'s). Its stdout/stderr go to files, not pipes: a container started by
  * `create` inherits them and may outlive the command, which would keep a pipe open.
  */
 export async function runts(root: string, args: string[], opts: RunOptions = {}): Promise<Result> {
@@ -38,7 +40,7 @@ export async function runts(root: string, args: string[], opts: RunOptions = {})
     }
     const script = `exec "$0" "$@" <"$IN" >"$OUT" 2>"$ERR" ${opts.redirect ?? ""}`;
     const out = await new Deno.Command("/bin/sh", {
-      args: ["-c", script, RUNTS, "--root", root, ...args],
+      args: ["-c", script, opts.binary ?? RUNTS, "--root", root, ...args],
       env: { IN: stdin, OUT: `${dir}/out`, ERR: `${dir}/err`, ...opts.env },
       cwd: opts.cwd,
       stdin: "null",
