@@ -42,7 +42,8 @@ const TODO = /#\s*todo\b/i;
  * Judges a validation program from its TAP output and exit code. It fails when it exits non-zero, when a
  * result is `not ok` (TODO results aside), when it planned tests it did not report, or when it reported no
  * result but a diagnostic with an `"error"`: the lifecycle programs (hooks, poststop, …) report only their
- * failures, that way, and print a bare `1..0` when all went well. It is skipped when every result it
+ * failures, that way, and print a bare `1..0` when all went well; the `*_fail` programs print nothing and
+ * exit 0 when the runtime refused the bad config as it should. It is skipped when every result it
  * reported is a SKIP.
  */
 export function judge(stdout: string, stderr: string, code: number | string): Outcome {
@@ -78,10 +79,10 @@ export function judge(stdout: string, stderr: string, code: number | string): Ou
     out.reason ||= `exit ${code}${lastStderr ? `: ${lastStderr}` : ""}`;
   } else if (out.notOk > 0) {
     out.verdict = "fail";
-  } else if (plan === null) {
+  } else if (plan === null && stdout.trim() !== "") {
     out.verdict = "fail";
     out.reason = "no TAP plan";
-  } else if (reported < plan) {
+  } else if (plan !== null && reported < plan) {
     out.verdict = "fail";
     out.reason = `planned ${plan} results, reported ${reported}`;
   } else if (reported === 0 && firstError) {

@@ -15,7 +15,7 @@ import {
   shQuote,
   waitFor,
 } from "./engines.ts";
-import { IMAGE, Podman } from "./podman.ts";
+import { Podman } from "./podman.ts";
 
 const skip = Deno.uid() !== 0
   ? "needs root"
