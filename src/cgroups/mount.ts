@@ -3,6 +3,7 @@
  * v1 mount per hierarchy ("memory", "cpu,cpuacct" with a symlink per controller, "systemd" for
  * name=systemd), each showing the container's cgroup as its root because init is in a new cgroup
  * namespace by then. The app reads its limits where it expects them (memory/memory.limit_in_bytes).
+ * A read-only mount makes the hierarchies read-only; the tmpfs holding them stays writable, as with runc.
  */
 import { AT, type Kernel, MNT_DETACH, MS, O } from "../../ffi/mod.ts";
 import { parseProcCgroup } from "./layout.ts";
@@ -86,7 +87,6 @@ export function mountCgroupV1Tree(
       }
       if (!named && l.controllers.length > 1) { for (const c of l.controllers) k.symlinkat(dir, top, c); }
     }
-    if (flags & MS.RDONLY) k.mount("", fdPath(top), "", MS.REMOUNT | MS.BIND | MS.RDONLY | perMount);
   } finally {
     k.close(top);
   }

@@ -282,7 +282,9 @@ export class Container {
         }
       }
 
-      const hookState = c.hookState("creating");
+      // "created": the runtime-spec lifecycle gives that status once the environment exists (step 2), which
+      // is before these hooks; crun and runtime-tools' hooks_stdin agree (runc passes "creating").
+      const hookState = c.hookState("created");
       await runHooks(k, "prestart", spec.hooks, hookState);
       await runHooks(k, "createRuntime", spec.hooks, hookState);
       await runHooks(k, "createContainer", spec.hooks, hookState);

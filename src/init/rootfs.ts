@@ -55,6 +55,9 @@ function detachAndClose(k: Kernel, fd: number, recursive: boolean): number {
 /** Opens and detaches the root and the bind sources (by fd when the wrapper gave one, else by path). */
 export function takeSources(k: Kernel, cfg: InitConfig): Sources {
   const rootFd = cfg.rootFd ?? k.open(cfg.spec.root!.path, O.PATH | O.DIRECTORY | O.CLOEXEC);
+  // In a shared mount namespace the root directory itself is kept: the root is bound over it (h3's model).
+  const shared = mountNamespaceKind(cfg.spec) === "shared";
+  const root = shared ? detach(k, rootFd, true) : detachAndClose(k, rootFd, true);
   const binds: Record<string, number> = {};
   cfg.mounts.forEach((m, i) => {
     const opts = parseMountOptions(m.type, m.options);
@@ -62,11 +65,7 @@ export function takeSources(k: Kernel, cfg: InitConfig): Sources {
     const src = cfg.bindFds[String(i)] ?? k.open(m.source ?? "", O.PATH | O.CLOEXEC);
     binds[String(i)] = detachAndClose(k, src, (opts.flags & MS.REC) !== 0);
   });
-  if (mountNamespaceKind(cfg.spec) === "shared") {
-    const tree = detach(k, rootFd, true);
-    return { root: tree, binds, rootDir: tree === rootFd ? null : rootFd };
-  }
-  return { root: detachAndClose(k, rootFd, true), binds, rootDir: null };
+  return { root, binds, rootDir: shared && root !== rootFd ? rootFd : null };
 }
 
 /** Where init attaches the container's root inside its own mount namespace before pivot_root. */
@@ -135,6 +134,7 @@ export function mountEntry(k: Kernel, rootFd: number, m: Mount, tree?: number): 
     const dest = ensureInRoot(k, rootFd, m.destination, isFile(k, tree));
     try {
       k.attachMount(tree, dest);
+      renewMount(k, rootFd, m.destination, dest, (opts.flags & MS.REC) !== 0);
     } finally {
       k.close(dest);
     }
@@ -171,6 +171,27 @@ export function mountEntry(k: Kernel, rootFd: number, m: Mount, tree?: number): 
   }
 }
 
+/**
+ * Replaces the tree just attached at `path` (on the mount point `dest`) by a fresh copy of itself. The kernel
+ * lists a namespace's mounts (/proc/self/mountinfo) in the order they were created, and the bind trees were
+ * copied before init left boot's namespace, so without this every bind would be listed before the root and
+ * the mounts that precede it in the spec (runtime-tools `mounts` checks the order).
+ */
+function renewMount(k: Kernel, rootFd: number, path: string, dest: number, recursive: boolean): void {
+  const first = openInRoot(k, rootFd, path);
+  try {
+    const copy = k.cloneMount(first, recursive);
+    try {
+      k.umount2(fdPath(first), MNT_DETACH);
+      k.attachMount(copy, dest);
+    } finally {
+      k.close(copy);
+    }
+  } finally {
+    k.close(first);
+  }
+}
+
 /** Remounts the mount at `path` (inside the root) with `flags`, keeping MS_REMOUNT semantics. */
 function remount(k: Kernel, rootFd: number, path: string, flags: number): void {
   const fd = openInRoot(k, rootFd, path);
@@ -195,7 +216,11 @@ export function maskPaths(k: Kernel, rootFd: number, paths: readonly string[], d
   }
 }
 
-/** Makes each path read-only with a bind over itself. Missing paths are skipped. */
+/**
+ * Makes each path read-only with a bind over itself; missing paths are skipped. Only the read-only flag
+ * is added (mount_setattr on the top mount): the bind keeps nosuid, nodev, noexec and atime as the mount
+ * it copies has them, as runc does.
+ */
 export function readonlyPaths(k: Kernel, rootFd: number, paths: readonly string[]): void {
   for (const p of paths) {
     const fd = tryOpenInRoot(k, rootFd, p);
@@ -205,7 +230,12 @@ export function readonlyPaths(k: Kernel, rootFd: number, paths: readonly string[
     } finally {
       k.close(fd);
     }
-    remount(k, rootFd, p, MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC);
+    const bound = openInRoot(k, rootFd, p);
+    try {
+      k.mountSetattr(bound, false, MOUNT_ATTR.RDONLY, 0);
+    } finally {
+      k.close(bound);
+    }
   }
 }
 

@@ -344,7 +344,7 @@ export function validateSpec(spec: Spec): string[] {
     if (utf8Length(name) > HOST_NAME_MAX) fail(`${key} ${quote(name)} is longer than ${HOST_NAME_MAX} bytes`);
   }
 
-  (spec.mounts ?? []).forEach((m, i) => validateMount(m, `mounts[${i}]`));
+  (spec.mounts ?? []).forEach((m, i) => validateMount(m, `mounts[${i}]`, warnings));
   for (const stage of HOOK_STAGES) {
     const hooks = (spec.hooks as Record<string, Hook[] | undefined> | undefined)?.[stage] ?? [];
     hooks.forEach((h, i) => validateHook(h, `hooks.${stage}[${i}]`));
@@ -423,9 +423,10 @@ function validateProcess(p: Process, warnings: string[]): void {
 /**
  * Validates one mount (structure and semantics); `path` names it in messages, e.g. `mounts[2]`. Rules:
  * absolute destination; no idmapped mounts; at most one propagation option; a bind mount (type "bind" or a
- * bind/rbind option) needs a source and may carry only mount(8) flag and propagation options (and "rro").
+ * bind/rbind option) needs a source. Filesystem options on a bind mount (`mode=755`, `size=1k`) are
+ * accepted and ignored, as runc does (mount(2) ignores the data of MS_BIND); `warnings` gets a line.
  */
-export function validateMount(m: Mount, path: string): void {
+export function validateMount(m: Mount, path: string, warnings?: string[]): void {
   checkShape(m, MOUNT, path);
   if (!m.destination) fail(`${path}.destination must not be empty`);
   requireAbsolute(m.destination, `${path}.destination`);
@@ -433,6 +434,7 @@ export function validateMount(m: Mount, path: string): void {
   const options = m.options ?? [];
   const bind = isBindMount(m);
   let propagation: string | undefined;
+  const ignored: string[] = [];
   options.forEach((o, i) => {
     const at = `${path}.options[${i}]`;
     if (IDMAP_OPTIONS.has(o)) fail(`${at} ${quote(o)}: idmapped mounts are not supported`);
@@ -446,9 +448,12 @@ export function validateMount(m: Mount, path: string): void {
       }
       propagation = o;
     }
-    if (bind && !isBindMountOption(o)) fail(`${at} ${quote(o)} is not a valid bind mount option`);
+    if (bind && !isBindMountOption(o)) ignored.push(o);
   });
   if (bind && !m.source) fail(`${path}.source must be defined for a bind mount`);
+  if (ignored.length) {
+    warnings?.push(`${path}: filesystem options ${quote(ignored.join(","))} are ignored on a bind mount`);
+  }
 }
 
 function validateHook(h: Hook, path: string): void {

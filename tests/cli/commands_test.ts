@@ -278,10 +278,11 @@ Deno.test("hooks run in lifecycle order with the state on stdin", async () => {
     await ok(fx.root, ["delete", "--force", "h1"]);
     const entries = read();
     assert.deepEqual(entries.map((e) => e.stage), [...stages]);
+    // The create-phase hooks run after the environment exists: "created" (runtime-spec, crun, runtime-tools).
     assert.deepEqual(entries.map((e) => e.state.status), [
-      "creating",
-      "creating",
-      "creating",
+      "created",
+      "created",
+      "created",
       "created",
       "running",
       "stopped",

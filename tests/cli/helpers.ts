@@ -30,6 +30,8 @@ export interface RunOptions {
    * stdio are files; "none" runs it in a new session without one. Default: the test's own.
    */
   tty?: "pty" | "none";
+  /** Another runtime with the same command line to run instead (runc, as the reference). */
+  binary?: string;
 }
 
 function shQuote(s: string): string {
@@ -37,11 +39,11 @@ function shQuote(s: string): string {
 }
 
 /**
- * Runs `runts --root <root> args...`. Its stdout/stderr go to files, not pipes: a container started by
+ * Runs `runts --root <root> args...` (or `opts.binary`'s). Its stdout/stderr go to files, not pipes: a container started by
  * `create` inherits them and may outlive the command, which would keep a pipe open.
  */
 export function runts(root: string, args: string[], opts: RunOptions = {}): Promise<Result> {
-  return runRuntime(RUNTS, root, args, opts);
+  return runRuntime(opts.binary ?? RUNTS, root, args, opts);
 }
 
 /** runts() for runc, the reference: `runc --root <root> args...`. */

@@ -211,11 +211,6 @@ const HOSTILE: Array<[string, Mutation, string, boolean?]> = [
     "source must be defined",
   ],
   [
-    "bind-bad-option",
-    (s) => s.mounts!.push({ destination: "/x", type: "bind", source: "/tmp", options: ["size=1k"] }),
-    "not a valid bind mount option",
-  ],
-  [
     "two-propagations",
     (s) => s.mounts!.push({ destination: "/x", type: "tmpfs", options: ["shared", "private"] }),
     "at most one propagation",
