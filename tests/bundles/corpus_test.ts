@@ -17,17 +17,7 @@ import { type Field, FIELDS, probeSpec, runProbe } from "./probe.ts";
  * is merged: the test fails on an entry that no longer differs, so the list cannot go stale. `run` means
  * runts does not run the bundle at all (then its other fields are not compared).
  */
-const KNOWN_DIFFERENCES: ReadonlyArray<{ source: string; field: Field | "run"; why: string }> = [
-  // Issue 12 item 1: ambient capabilities that are not inheritable make create fail (prctl EPERM).
-  { source: "runc spec", field: "run", why: "ambient caps (issue 12 item 1)" },
-  { source: "crun spec", field: "run", why: "ambient caps (issue 12 item 1)" },
-  // Issue 12 item 3: no HOME from /etc/passwd when process.env has none (runc sets /root).
-  { source: "runc spec", field: "HOME", why: "HOME (issue 12 item 3)" },
-  { source: "crun spec", field: "HOME", why: "HOME (issue 12 item 3)" },
-  { source: "runsc spec", field: "HOME", why: "HOME (issue 12 item 3)" },
-  { source: "runts spec", field: "HOME", why: "HOME (issue 12 item 3)" },
-  { source: "ctr run", field: "HOME", why: "HOME (issue 12 item 3)" },
-];
+const KNOWN_DIFFERENCES: ReadonlyArray<{ source: string; field: Field | "run"; why: string }> = [];
 
 const runc = which("runc");
 const skip = Deno.uid() !== 0 ? "needs root" : runc === null ? "runc is not installed" : null;
