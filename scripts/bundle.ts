@@ -9,6 +9,21 @@
 
 const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
+/**
+ * Makes each chunk's dynamic imports opaque to Deno's module graph: a literal `import("./x.js")` is
+ * fetched and parsed at start-up along with everything it reaches (every subcommand, for every command),
+ * an `import(String("./x.js"))` only when it runs. The specifier still resolves against the chunk.
+ */
+function lazyChunks(dir: string): void {
+  for (const e of Deno.readDirSync(dir)) {
+    if (!e.name.endsWith(".js")) continue;
+    const path = `${dir}/${e.name}`;
+    const text = Deno.readTextFileSync(path);
+    const lazy = text.replace(/\bimport\("(\.\/[\w.-]+\.js)"\)/g, 'import(String("$1"))');
+    if (lazy !== text) Deno.writeTextFileSync(path, lazy);
+  }
+}
+
 /** Builds `root`/dist/bundle/ from `root`/main.ts (this checkout by default); returns the entry point. */
 export function buildBundle(root = repo): string {
   const dist = `${root}/dist`;
@@ -36,6 +51,7 @@ export function buildBundle(root = repo): string {
     const out = new TextDecoder().decode(r.stderr).trim() || new TextDecoder().decode(r.stdout).trim();
     throw new Error(`deno bundle failed: ${out}`);
   }
+  lazyChunks(tmp);
   // Swap directories, so a runts starting meanwhile sees the old bundle, the new one, or none.
   const target = `${dist}/bundle`;
   const old = `${dist}/bundle-old-${Deno.pid}`;
