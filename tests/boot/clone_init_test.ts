@@ -8,12 +8,22 @@ import assert from "node:assert/strict";
 import { alive, kill9, sleep, waitFor, World } from "../reliability/helpers.ts";
 import { clonedInits } from "../../src/boot/start_init.ts";
 import type { Spec } from "../../src/specutils/spec.ts";
+import { PrivateRootfs } from "../security/helpers.ts";
+
+/** A private rootfs copy: the mount points these tests add must not land in the shared cached one. */
+let rootfs: PrivateRootfs | undefined;
+function privateRootfs(): string {
+  rootfs ??= new PrivateRootfs();
+  return rootfs.dir;
+}
+globalThis.addEventListener("unload", () => rootfs?.cleanup());
 
 const ignore = !clonedInits();
 
 /** A bundle whose app writes `probe` into a host directory bound at /out, then sleeps. */
 function probeBundle(w: World, out: string, mutate?: (s: Spec) => void): string {
   return w.bundle(["sh", "-c", "echo ran > /out/probe; exec sleep 60"], {
+    rootfs: privateRootfs(),
     mutate: (s) => {
       s.mounts!.push({ destination: "/out", type: "bind", source: out, options: ["rbind", "rw"] });
       mutate?.(s);
@@ -104,7 +114,7 @@ Deno.test({
         const r = await w.run([
           "create",
           "--bundle",
-          w.bundle([prog], { mutate }),
+          w.bundle([prog], { mutate, rootfs: privateRootfs() }),
           `c-${what.replaceAll(" ", "-")}`,
         ]);
         assert.equal(r.code, 1, `${what}: ${r.stderr}`);
