@@ -13,6 +13,7 @@ import { bindConsole, createDevice, createDevSymlinks, DEFAULT_DEVICES } from ".
 import { applySysctls } from "./process.ts";
 import type { InitConfig } from "./config.ts";
 import { mountCgroupV1Tree } from "../cgroups/mount.ts";
+import { openRootfs } from "../specutils/rootfs.ts";
 
 /** Detached copies of the root and of every bind source, taken before init leaves boot's mount namespace. */
 export interface Sources {
@@ -46,7 +47,7 @@ function detachAndClose(k: Kernel, fd: number, recursive: boolean): number {
 
 /** Opens and detaches the root and the bind sources (by fd when the wrapper gave one, else by path). */
 export function takeSources(k: Kernel, cfg: InitConfig): Sources {
-  const rootFd = cfg.rootFd ?? k.open(cfg.spec.root!.path, O.PATH | O.DIRECTORY | O.CLOEXEC);
+  const rootFd = cfg.rootFd ?? openRootfs(k, cfg.spec.root!.path);
   const binds: Record<string, number> = {};
   cfg.mounts.forEach((m, i) => {
     const opts = parseMountOptions(m.type, m.options);
