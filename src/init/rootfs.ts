@@ -7,7 +7,7 @@ import { Errno, isErrno, type Kernel, MNT_DETACH, MOUNT_ATTR, MS, O } from "../.
 import type { Mount } from "../specutils/spec.ts";
 import type { SysctlNamespace } from "../specutils/sysctl.ts";
 import { parseMountOptions, propagationFlags } from "./mount_options.ts";
-import { ensureInRoot, fdPath, openInRoot } from "./paths.ts";
+import { ensureDestination, fdPath, openDestination, openInRoot } from "./paths.ts";
 import { setUpConsole, wantsConsole } from "./console.ts";
 import { bindConsole, createDevice, createDevSymlinks, DEFAULT_DEVICES } from "./devices.ts";
 import { applySysctls } from "./process.ts";
@@ -81,58 +81,54 @@ function isFile(k: Kernel, fd: number): boolean {
   return (k.fstatMode(fd) & 0o170000) !== 0o040000;
 }
 
-/** Mounts one spec mount inside the root. `tree` is the detached source of a bind mount. */
+/**
+ * Mounts one spec mount inside the root. `tree` is the detached source of a bind mount. The destination is
+ * checked on the fd that gets covered (paths.ts `checkDestination`): never the root itself, nor /proc,
+ * /dev or /sys unless the destination names them. Later changes of a bind act on `tree`, which is then the
+ * attached mount; those of other mounts reopen the destination, checked the same way, so a symlink swapped
+ * in after the mount cannot turn them onto the root.
+ */
 export function mountEntry(k: Kernel, rootFd: number, m: Mount, tree?: number): void {
   const opts = parseMountOptions(m.type, m.options);
+  const reopen = () => openDestination(k, rootFd, m.destination);
+  let onMount = (fn: (fd: number) => void) => withFd(k, reopen(), fn);
   if (opts.bind) {
     if (tree === undefined) throw new Error(`bind mount on ${m.destination}: no source`);
-    const dest = ensureInRoot(k, rootFd, m.destination, isFile(k, tree));
+    const dest = ensureDestination(k, rootFd, m.destination, isFile(k, tree));
     try {
       k.attachMount(tree, dest);
     } finally {
       k.close(dest);
     }
-    if (opts.flags & ~(MS.BIND | MS.REC)) {
-      remount(k, rootFd, m.destination, (opts.flags & ~MS.REC) | MS.BIND);
-    }
+    onMount = (fn) => fn(tree);
+    if (opts.flags & ~(MS.BIND | MS.REC)) onMount((fd) => remount(k, fd, (opts.flags & ~MS.REC) | MS.BIND));
   } else {
-    const dest = ensureInRoot(k, rootFd, m.destination);
+    const dest = ensureDestination(k, rootFd, m.destination);
     try {
       const fstype = m.type === "cgroup" ? "cgroup2" : m.type ?? "";
       // On a host with v1 hierarchies, "cgroup" is runc's tree of v1 mounts (src/cgroups/mount.ts).
-      const v1Tree = m.type === "cgroup" &&
-        mountCgroupV1Tree(k, fdPath(dest), () => openInRoot(k, rootFd, m.destination), opts.flags);
+      const v1Tree = m.type === "cgroup" && mountCgroupV1Tree(k, fdPath(dest), reopen, opts.flags);
       if (!v1Tree) k.mount(m.source || fstype, fdPath(dest), fstype, opts.flags, opts.data || undefined);
     } finally {
       k.close(dest);
     }
   }
-  if (opts.recursiveReadonly) {
-    const fd = openInRoot(k, rootFd, m.destination);
-    try {
-      k.mountSetattr(fd, true, MOUNT_ATTR.RDONLY, 0);
-    } finally {
-      k.close(fd);
-    }
-  }
-  for (const p of opts.propagation) {
-    const fd = openInRoot(k, rootFd, m.destination);
-    try {
-      k.mount("", fdPath(fd), "", p);
-    } finally {
-      k.close(fd);
-    }
-  }
+  if (opts.recursiveReadonly) onMount((fd) => k.mountSetattr(fd, true, MOUNT_ATTR.RDONLY, 0));
+  for (const p of opts.propagation) onMount((fd) => k.mount("", fdPath(fd), "", p));
 }
 
-/** Remounts the mount at `path` (inside the root) with `flags`, keeping MS_REMOUNT semantics. */
-function remount(k: Kernel, rootFd: number, path: string, flags: number): void {
-  const fd = openInRoot(k, rootFd, path);
+/** Runs `fn` on `fd`, then closes it. */
+function withFd(k: Kernel, fd: number, fn: (fd: number) => void): void {
   try {
-    k.mount("", fdPath(fd), "", flags | MS.REMOUNT);
+    fn(fd);
   } finally {
     k.close(fd);
   }
+}
+
+/** Remounts the mount at `fd` with `flags`, keeping MS_REMOUNT semantics. */
+function remount(k: Kernel, fd: number, flags: number): void {
+  k.mount("", fdPath(fd), "", flags | MS.REMOUNT);
 }
 
 /** Masks each path: /dev/null over files, an empty read-only tmpfs over directories. Missing paths are skipped. */
@@ -159,7 +155,11 @@ export function readonlyPaths(k: Kernel, rootFd: number, paths: readonly string[
     } finally {
       k.close(fd);
     }
-    remount(k, rootFd, p, MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC);
+    withFd(
+      k,
+      openInRoot(k, rootFd, p),
+      (fd) => remount(k, fd, MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC),
+    );
   }
 }
 

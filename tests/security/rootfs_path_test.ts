@@ -5,31 +5,14 @@
  * compares with runc on the same bundles.
  */
 import assert from "node:assert/strict";
-import { expectCode, Fixture, PrivateRootfs, type Result, runts } from "./helpers.ts";
+import { expectCode, Fixture, PrivateRootfs, RUNC, runc, runts } from "./helpers.ts";
 import { BootRun, runToExit } from "../boot/harness.ts";
 import { exists } from "../util/rootfs.ts";
 import type { Spec } from "../../src/specutils/spec.ts";
 
-const RUNC = "/usr/sbin/runc";
 const REFUSED = /invalid rootfs: not an absolute path, or a symlink/;
 /** Only the host has this file; the test rootfs does not. */
 const HOST_ONLY = "/etc/debian_version";
-
-async function runc(bundle: string): Promise<Result> {
-  const root = Deno.makeTempDirSync({ prefix: "runts-sec-runc-" });
-  try {
-    const out = await new Deno.Command(RUNC, {
-      args: ["--root", root, "run", "--bundle", bundle, `sec-runc-${crypto.randomUUID().slice(0, 8)}`],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = (b: Uint8Array) => new TextDecoder().decode(b);
-    return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-  } finally {
-    Deno.removeSync(root, { recursive: true });
-  }
-}
 
 /** The fixture's bundle for `cat HOST_ONLY`, its spec rewritten by `root`. */
 function bundleWith(fx: Fixture, root: (spec: Spec) => void): string {
