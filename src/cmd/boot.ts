@@ -6,7 +6,7 @@
 import type { Command, CommandContext } from "./command.ts";
 import { ExitStatus } from "./command.ts";
 import type { FlagSet, Ref } from "../flag/flag.ts";
-import { linux, O, PR, SIGNALS } from "../../ffi/mod.ts";
+import { linux, PR, SIGNALS } from "../../ffi/mod.ts";
 import { fatalf } from "./cmd.ts";
 import { debugEnabled, log } from "../log/log.ts";
 import { logSpec, readMounts, readSpecFromFile } from "../specutils/specutils.ts";
@@ -21,6 +21,7 @@ import { Loader, pidNamespace } from "../boot/loader.ts";
 import { testPause } from "../boot/test_pause.ts";
 import { createOwnedCgroups, type OwnedCgroups, removeOwnedCgroups } from "../cgroups/boot_owned.ts";
 import { oomKills } from "../cgroups/stats.ts";
+import { openRootfs } from "../specutils/rootfs.ts";
 
 const S_IFMT = 0o170000;
 const S_IFSOCK = 0o140000;
@@ -125,7 +126,7 @@ class Boot implements Command {
     }
     const io = this.ioFds.value.length
       ? [...this.ioFds.value]
-      : [k.open(spec.root!.path, O.PATH | O.DIRECTORY)];
+      : [openRootfs(k, spec.root!.path, this.bundleDir.value)];
     const recursive = [true, ...mounts.filter(isBindMount).map((m) => (m.options ?? []).includes("rbind"))];
     io.forEach((fd, i) => {
       const tree = k.cloneMount(fd, recursive[i] ?? true);
@@ -252,6 +253,14 @@ class Boot implements Command {
     }
     if (this.deviceFd.value !== -1) k.close(this.deviceFd.value);
 
+    if (this.ioFds.value.length === 0) {
+      // Opened here, where the bundle is known: only the bundle's own path may hold a symlink.
+      try {
+        this.ioFds.value = [openRootfs(k, spec.root!.path, this.bundleDir.value)];
+      } catch (e) {
+        fatalf(`creating loader: ${(e as Error).message}`);
+      }
+    }
     const stdio = this.stdioFds.value;
     if (stdio.length !== 0 && stdio.length !== 3) fatalf(`--stdio-fds: want 3 fds, got ${stdio.length}`);
     let l: Loader;

@@ -4,6 +4,7 @@
  * then targets the resolved fd through /proc/self/fd/N, so the path cannot change between check and use.
  */
 import { Errno, isErrno, type Kernel, O, RESOLVE } from "../../ffi/mod.ts";
+import { clean } from "../specutils/path.ts";
 
 const PATH_FLAGS = O.PATH | O.CLOEXEC;
 const IN_ROOT = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS;
@@ -59,4 +60,61 @@ export function ensureInRoot(k: Kernel, rootFd: number, path: string, file = fal
     i--; // open what now exists on the next pass
   }
   return openInRoot(k, rootFd, "/");
+}
+
+/** The kernel's filesystems in the root, which a mount may cover only where the spec names them. */
+const KERNEL_DIRS = ["/proc", "/dev", "/sys"] as const;
+
+/**
+ * Refuses the mount destination `destination` whose resolved fd is `fd` when it is the root at `rootFd`
+ * itself, or the root's /proc, /dev or /sys while `destination` does not name that directory: a symlink
+ * planted in the image (`data -> /`) or swapped in during setup resolves inside the root, and a volume
+ * there would cover the container's / (which every exec enters) or its kernel filesystems. Compares
+ * (dev, inode) of the fd that will be mounted on, so what was checked is what gets covered.
+ */
+export function checkDestination(k: Kernel, rootFd: number, destination: string, fd: number): void {
+  const id = k.fileId(fd);
+  if (id === k.fileId(rootFd)) {
+    throw new Error("destination resolves to the container's root, not to a directory inside it");
+  }
+  const named = clean("/" + destination);
+  for (const dir of KERNEL_DIRS) {
+    if (named === dir) continue;
+    let kernelDir: number;
+    try {
+      kernelDir = openInRoot(k, rootFd, dir);
+    } catch (e) {
+      if (isErrno(e, Errno.ENOENT)) continue;
+      throw e;
+    }
+    try {
+      if (k.fileId(kernelDir) === id) {
+        throw new Error(
+          `destination resolves to the container's ${dir}, which only a mount at ${dir} may cover`,
+        );
+      }
+    } finally {
+      k.close(kernelDir);
+    }
+  }
+}
+
+function checked(k: Kernel, rootFd: number, destination: string, fd: number): number {
+  try {
+    checkDestination(k, rootFd, destination, fd);
+  } catch (e) {
+    k.close(fd);
+    throw e;
+  }
+  return fd;
+}
+
+/** openInRoot() of a mount destination, refused as checkDestination() refuses it. */
+export function openDestination(k: Kernel, rootFd: number, destination: string): number {
+  return checked(k, rootFd, destination, openInRoot(k, rootFd, destination));
+}
+
+/** ensureInRoot() of a mount destination, refused as checkDestination() refuses it. */
+export function ensureDestination(k: Kernel, rootFd: number, destination: string, file = false): number {
+  return checked(k, rootFd, destination, ensureInRoot(k, rootFd, destination, file));
 }

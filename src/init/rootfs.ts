@@ -9,13 +9,14 @@ import { Errno, isErrno, type Kernel, MNT_DETACH, MOUNT_ATTR, MS, O } from "../.
 import type { Mount } from "../specutils/spec.ts";
 import type { SysctlNamespace } from "../specutils/sysctl.ts";
 import { parseMountOptions, propagationFlags } from "./mount_options.ts";
-import { ensureInRoot, fdPath, openInRoot } from "./paths.ts";
+import { ensureDestination, fdPath, openDestination, openInRoot } from "./paths.ts";
 import { setUpConsole, wantsConsole } from "./console.ts";
 import { bindConsole, createDevice, createDevSymlinks, DEFAULT_DEVICES } from "./devices.ts";
 import { applySysctls } from "./process.ts";
 import type { InitConfig } from "./config.ts";
 import { mountCgroupV1Tree } from "../cgroups/mount.ts";
 import { type MountNamespaceKind, mountNamespaceKind } from "./namespaces.ts";
+import { openRootfs } from "../specutils/rootfs.ts";
 
 /** Detached copies of the root and of every bind source, taken before init leaves boot's mount namespace. */
 export interface Sources {
@@ -54,7 +55,7 @@ function detachAndClose(k: Kernel, fd: number, recursive: boolean): number {
 
 /** Opens and detaches the root and the bind sources (by fd when the wrapper gave one, else by path). */
 export function takeSources(k: Kernel, cfg: InitConfig): Sources {
-  const rootFd = cfg.rootFd ?? k.open(cfg.spec.root!.path, O.PATH | O.DIRECTORY | O.CLOEXEC);
+  const rootFd = cfg.rootFd ?? openRootfs(k, cfg.spec.root!.path);
   // In a shared mount namespace the root directory itself is kept: the root is bound over it (h3's model).
   const shared = mountNamespaceKind(cfg.spec) === "shared";
   const root = shared ? detach(k, rootFd, true) : detachAndClose(k, rootFd, true);
@@ -126,80 +127,82 @@ function isFile(k: Kernel, fd: number): boolean {
   return (k.fstatMode(fd) & 0o170000) !== 0o040000;
 }
 
-/** Mounts one spec mount inside the root. `tree` is the detached source of a bind mount. */
+/**
+ * Mounts one spec mount inside the root. `tree` is the detached source of a bind mount. The destination is
+ * checked on the fd that gets covered (paths.ts `checkDestination`): never the root itself, nor /proc,
+ * /dev or /sys unless the destination names them. Later changes of a bind act on its attached copy (renewMount);
+ * those of other mounts reopen the destination, checked the same way, so a symlink swapped
+ * in after the mount cannot turn them onto the root.
+ */
 export function mountEntry(k: Kernel, rootFd: number, m: Mount, tree?: number): void {
   const opts = parseMountOptions(m.type, m.options);
+  const reopen = () => openDestination(k, rootFd, m.destination);
+  const onMount = (fn: (fd: number) => void) => withFd(k, reopen(), fn);
   if (opts.bind) {
     if (tree === undefined) throw new Error(`bind mount on ${m.destination}: no source`);
-    const dest = ensureInRoot(k, rootFd, m.destination, isFile(k, tree));
+    const dest = ensureDestination(k, rootFd, m.destination, isFile(k, tree));
+    let attached: number;
     try {
       k.attachMount(tree, dest);
-      renewMount(k, rootFd, m.destination, dest, (opts.flags & MS.REC) !== 0);
+      attached = renewMount(k, tree, dest, (opts.flags & MS.REC) !== 0);
     } finally {
       k.close(dest);
     }
-    if (opts.flags & ~(MS.BIND | MS.REC)) {
-      remount(k, rootFd, m.destination, (opts.flags & ~MS.REC) | MS.BIND);
+    try {
+      if (opts.flags & ~(MS.BIND | MS.REC)) remount(k, attached, (opts.flags & ~MS.REC) | MS.BIND);
+      if (opts.recursiveReadonly) k.mountSetattr(attached, true, MOUNT_ATTR.RDONLY, 0);
+      for (const p of opts.propagation) k.mount("", fdPath(attached), "", p);
+    } finally {
+      k.close(attached);
     }
+    return;
   } else {
-    const dest = ensureInRoot(k, rootFd, m.destination);
+    const dest = ensureDestination(k, rootFd, m.destination);
     try {
       const fstype = m.type === "cgroup" ? "cgroup2" : m.type ?? "";
       // On a host with v1 hierarchies, "cgroup" is runc's tree of v1 mounts (src/cgroups/mount.ts).
-      const v1Tree = m.type === "cgroup" &&
-        mountCgroupV1Tree(k, fdPath(dest), () => openInRoot(k, rootFd, m.destination), opts.flags);
+      const v1Tree = m.type === "cgroup" && mountCgroupV1Tree(k, fdPath(dest), reopen, opts.flags);
       if (!v1Tree) k.mount(m.source || fstype, fdPath(dest), fstype, opts.flags, opts.data || undefined);
     } finally {
       k.close(dest);
     }
   }
-  if (opts.recursiveReadonly) {
-    const fd = openInRoot(k, rootFd, m.destination);
-    try {
-      k.mountSetattr(fd, true, MOUNT_ATTR.RDONLY, 0);
-    } finally {
-      k.close(fd);
-    }
-  }
-  for (const p of opts.propagation) {
-    const fd = openInRoot(k, rootFd, m.destination);
-    try {
-      k.mount("", fdPath(fd), "", p);
-    } finally {
-      k.close(fd);
-    }
-  }
+  if (opts.recursiveReadonly) onMount((fd) => k.mountSetattr(fd, true, MOUNT_ATTR.RDONLY, 0));
+  for (const p of opts.propagation) onMount((fd) => k.mount("", fdPath(fd), "", p));
 }
 
 /**
- * Replaces the tree just attached at `path` (on the mount point `dest`) by a fresh copy of itself. The kernel
- * lists a namespace's mounts (/proc/self/mountinfo) in the order they were created, and the bind trees were
- * copied before init left boot's namespace, so without this every bind would be listed before the root and
- * the mounts that precede it in the spec (runtime-tools `mounts` checks the order).
+ * Replaces the tree just attached on the mount point `dest` by a fresh copy of itself and returns the
+ * copy's fd (attached now; the caller closes it). The kernel lists a namespace's mounts
+ * (/proc/self/mountinfo) in the order they were created, and the bind trees were copied before init left
+ * boot's namespace, so without this every bind would be listed before the root and the mounts that precede
+ * it in the spec (runtime-tools `mounts` checks the order). It works on `tree` itself, never on a path
+ * looked up again, so a symlink swapped in meanwhile cannot redirect it.
  */
-function renewMount(k: Kernel, rootFd: number, path: string, dest: number, recursive: boolean): void {
-  const first = openInRoot(k, rootFd, path);
+function renewMount(k: Kernel, tree: number, dest: number, recursive: boolean): number {
+  const copy = k.cloneMount(tree, recursive);
   try {
-    const copy = k.cloneMount(first, recursive);
-    try {
-      k.umount2(fdPath(first), MNT_DETACH);
-      k.attachMount(copy, dest);
-    } finally {
-      k.close(copy);
-    }
-  } finally {
-    k.close(first);
+    k.umount2(fdPath(tree), MNT_DETACH);
+    k.attachMount(copy, dest);
+  } catch (e) {
+    k.close(copy);
+    throw e;
   }
+  return copy;
 }
 
-/** Remounts the mount at `path` (inside the root) with `flags`, keeping MS_REMOUNT semantics. */
-function remount(k: Kernel, rootFd: number, path: string, flags: number): void {
-  const fd = openInRoot(k, rootFd, path);
+/** Runs `fn` on `fd`, then closes it. */
+function withFd(k: Kernel, fd: number, fn: (fd: number) => void): void {
   try {
-    k.mount("", fdPath(fd), "", flags | MS.REMOUNT);
+    fn(fd);
   } finally {
     k.close(fd);
   }
+}
+
+/** Remounts the mount at `fd` with `flags`, keeping MS_REMOUNT semantics. */
+function remount(k: Kernel, fd: number, flags: number): void {
+  k.mount("", fdPath(fd), "", flags | MS.REMOUNT);
 }
 
 /** Masks each path: /dev/null over files, an empty read-only tmpfs over directories. Missing paths are skipped. */
@@ -230,12 +233,7 @@ export function readonlyPaths(k: Kernel, rootFd: number, paths: readonly string[
     } finally {
       k.close(fd);
     }
-    const bound = openInRoot(k, rootFd, p);
-    try {
-      k.mountSetattr(bound, false, MOUNT_ATTR.RDONLY, 0);
-    } finally {
-      k.close(bound);
-    }
+    withFd(k, openInRoot(k, rootFd, p), (fd) => k.mountSetattr(fd, false, MOUNT_ATTR.RDONLY, 0));
   }
 }
 

@@ -13,6 +13,7 @@ import type { Spec } from "../specutils/spec.ts";
 import { Loader } from "../boot/loader.ts";
 import { readProcStat } from "../container/proc.ts";
 import { openBindSources } from "./mounts.ts";
+import { openRootfs } from "../specutils/rootfs.ts";
 import { bindControlSocket, type Sandbox, SandboxError, type SandboxOptions } from "./sandbox.ts";
 
 /** A container whose loader runs in this process. */
@@ -36,7 +37,7 @@ export function startInProcess(k: Kernel, conf: Config, spec: Spec, opts: Sandbo
   const io: number[] = [];
   let controller = -1, exitStatus = -1;
   try {
-    io.push(k.open(opts.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC));
+    io.push(openRootfs(k, opts.rootfs, opts.bundle));
     io.push(...openBindSources(k, opts.mounts));
     controller = bindControlSocket(k, opts.controlAddress);
     if (opts.exitStatusFile !== undefined) {

@@ -14,6 +14,7 @@ import { openBindSources } from "./mounts.ts";
 import { readProcStat } from "../container/proc.ts";
 import { testPause } from "../boot/test_pause.ts";
 import { sleepSync } from "../util/sleep.ts";
+import { openRootfs } from "../specutils/rootfs.ts";
 
 /** What starting boot needs. */
 export interface SandboxOptions {
@@ -83,7 +84,7 @@ export function startSandbox(k: Kernel, opts: SandboxOptions): Sandbox {
   let syncR = -1, mountsW = -1;
   let pid = -1;
   try {
-    keep(k.open(opts.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC));
+    keep(openRootfs(k, opts.rootfs, opts.bundle));
     for (const fd of openBindSources(k, opts.mounts)) keep(fd);
     const io = opened.slice();
     const controller = keep(bindControlSocket(k, opts.controlAddress));

@@ -119,3 +119,23 @@ export async function pool<T, R>(items: readonly T[], limit: number, fn: (t: T) 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
+
+/** runc, the reference the attack tests compare with (skipped where it is not installed). */
+export const RUNC = "/usr/sbin/runc";
+
+/** Runs `runc run` on `bundle` with a private state root; returns the result. */
+export async function runc(bundle: string): Promise<Result> {
+  const root = Deno.makeTempDirSync({ prefix: "runts-sec-runc-" });
+  try {
+    const out = await new Deno.Command(RUNC, {
+      args: ["--root", root, "run", "--bundle", bundle, `sec-runc-${crypto.randomUUID().slice(0, 8)}`],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+}
