@@ -117,6 +117,7 @@ export class Loader {
       if (isBindMount(m) && next < args.ioFds.length) bindFds[String(i)] = args.ioFds[next++];
     });
     let init: InitProcess;
+    const t0 = performance.now();
     try {
       init = createInit(k, {
         config: {
@@ -142,6 +143,11 @@ export class Loader {
     } catch (e) {
       throw new Error(`creating container: ${(e as Error).message}`);
     }
+    log.debug(
+      `container ${args.id} built by a ${init.kind} init, pid ${init.pid}, in ${
+        (performance.now() - t0).toFixed(1)
+      } ms`,
+    );
     const sharedRoot = mountNamespaceKind(spec) === "shared"
       ? k.open(`/proc/${init.pid}/root`, O.PATH | O.DIRECTORY | O.CLOEXEC)
       : -1;

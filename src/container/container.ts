@@ -211,6 +211,7 @@ export class Container {
         spec,
       });
       c.save();
+      log.debug(`container ${opts.id}: spec read and validated`);
       // The cgroups exist, limits set, before boot starts; init joins them before it execs the app.
       c.rec.cgroups = modules().cgroups.setUpCgroups(k, spec, opts.id, {
         systemd: conf.systemdCgroup,
@@ -220,6 +221,7 @@ export class Container {
       }) ?? undefined;
       c.save();
       if (c.rec.cgroups) cgroupFds = modules().cgroups.openCgroupDirs(k, c.rec.cgroups);
+      log.debug(`container ${opts.id}: cgroups ready`);
 
       let stdio: [number, number, number] = [0, 1, 2];
       if (terminal) {
@@ -261,6 +263,7 @@ export class Container {
       } else {
         sandbox = startSandbox(k, sandboxOpts);
       }
+      log.debug(`container ${opts.id}: boot ${sandbox.pid} reports it created`);
       c.rec.bootPid = sandbox.pid;
       c.rec.bootStartTime = sandbox.startTime;
       c.rec.pid = c.control().state(opts.id).pid;
@@ -291,6 +294,7 @@ export class Container {
 
       c.rec.status = "created";
       c.save();
+      log.debug(`container ${opts.id}: created`);
       if (opts.pidFile) {
         writeFileAtomic(absOf(Deno.cwd(), opts.pidFile), String(c.rec.pid));
         pidFileWritten = true;
