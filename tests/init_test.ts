@@ -65,8 +65,31 @@ Deno.test("namespaces: pid is boot's, mount joins last, --network none forces a 
   const none = planNamespaces(cfg({ spec, network: "none" }));
   deepEqual(none.join.map((j) => j.path), ["/proc/1/ns/mnt"]);
   equal(none.unshare & CLONE.NEWNET, CLONE.NEWNET);
-  spec.linux!.namespaces = [{ type: "user" }];
-  throws(() => planNamespaces(cfg({ spec })), /user namespaces are not supported/);
+});
+
+Deno.test("namespaces: a new user namespace is the clone's, a joined one comes first; time is unshared or joined", () => {
+  const spec = defaultSpec();
+  spec.linux!.namespaces = [{ type: "user" }, { type: "uts" }, { type: "time" }];
+  const fresh = planNamespaces(cfg({ spec }));
+  equal(fresh.user, true);
+  equal(fresh.unshare, CLONE.NEWUTS | CLONE.NEWTIME | CLONE.NEWNS, "no CLONE_NEWUSER: the clone made it");
+  deepEqual(fresh.join, []);
+  spec.linux!.namespaces = [
+    { type: "network", path: "/n" },
+    { type: "mount", path: "/m" },
+    { type: "user", path: "/u" },
+    { type: "time", path: "/t" },
+  ];
+  const joined = planNamespaces(cfg({ spec }));
+  equal(joined.user, true);
+  deepEqual(joined.join.map((j) => [j.path, j.flag]), [
+    ["/u", CLONE.NEWUSER],
+    ["/n", CLONE.NEWNET],
+    ["/t", CLONE.NEWTIME],
+    ["/m", CLONE.NEWNS],
+  ]);
+  spec.linux!.namespaces = [{ type: "uts" }];
+  equal(planNamespaces(cfg({ spec })).user, false);
 });
 
 Deno.test("namespaces: a create without a mount entry still gets its own mount namespace", () => {

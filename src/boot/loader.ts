@@ -243,7 +243,9 @@ export class Loader {
    */
   execSpawn(process: Process, stdio: [number, number, number], detached = false): InitSpawn {
     if (this.status !== "running") throw new Error(`cannot exec in a ${this.status} container`);
-    const join = ["ipc", "uts", "network", "cgroup", "mount"].map((type) => ({
+    // The user namespace first: the others are owned by it (init/namespaces.ts orders them so).
+    const types = [...containerJoins(this.#args.spec), "ipc", "uts", "network", "cgroup", "mount"];
+    const join = types.map((type) => ({
       type,
       path: `/proc/${this.pid}/ns/${type === "network" ? "net" : type === "mount" ? "mnt" : type}`,
     }));
@@ -389,6 +391,11 @@ export class Loader {
       });
     });
   }
+}
+
+/** The namespaces an exec joins only when the container has them: user and time. */
+function containerJoins(spec: Spec): string[] {
+  return (["user", "time"] as const).filter((t) => spec.linux?.namespaces?.some((n) => n.type === t));
 }
 
 /** init's environment: boot's own, minus what engines leak (the app gets spec.process.env at exec). */

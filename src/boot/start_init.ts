@@ -22,6 +22,13 @@ import {
 } from "../../ffi/mod.ts";
 import { READY } from "../init/config.ts";
 import { initJob } from "../init/child.ts";
+import {
+  detachSources,
+  type MapWriter,
+  specIdMaps,
+  startMapWriter,
+  wantsNewUserNamespace,
+} from "./userns.ts";
 import { type CompiledFilter, compileSeccomp } from "../seccomp/compile.ts";
 import {
   type InitSpawn,
@@ -78,16 +85,27 @@ function kill(k: Kernel, pid: number): void {
 /** Runs the init job in a clone child; returns its pid once the app's execve succeeded. */
 function cloneInit(k: Kernel, s: InitSpawn, traceUntilStart: boolean): number {
   const filter = compileFilter(s);
-  const { fds, config } = layoutInitFds(s, null);
-  const job = initJob(k, { config, fds, filter, traceUntilStart });
-  const flags = s.pidns.kind === "new" ? CLONE.NEWPID : 0;
-  const joined = s.pidns.kind === "join" ? s.pidns : { kind: "inherit" as const };
-  const r = withPidNamespace(k, joined, () => k.runInChild(flags, job));
-  if (r.failure !== null || r.execErrno !== 0) {
-    reap(k, r.pid);
-    throw new Error(r.failure ?? execErrorText(r.path, r.execErrno));
+  const spec = s.config.spec;
+  const newUser = s.config.mode === "create" && wantsNewUserNamespace(spec);
+  // Both before the clone: the child in a user namespace of its own may not copy boot's mount trees.
+  const sources = newUser ? detachSources(k, s) : null;
+  let writer: MapWriter | null = null;
+  try {
+    if (newUser) writer = startMapWriter(k, specIdMaps(spec));
+    const { fds, config } = layoutInitFds(sources?.spawn ?? s, null);
+    const job = initJob(k, { config, fds, filter, traceUntilStart, idMaps: writer?.handshake });
+    const flags = (s.pidns.kind === "new" ? CLONE.NEWPID : 0) | (newUser ? CLONE.NEWUSER : 0);
+    const joined = s.pidns.kind === "join" ? s.pidns : { kind: "inherit" as const };
+    const r = withPidNamespace(k, joined, () => k.runInChild(flags, job));
+    if (r.failure !== null || r.execErrno !== 0) {
+      reap(k, r.pid);
+      throw new Error(r.failure ?? execErrorText(r.path, r.execErrno));
+    }
+    return r.pid;
+  } finally {
+    writer?.close();
+    sources?.close();
   }
-  return r.pid;
 }
 
 /** The clone path of createInit: the app, stopped at its first instruction, traced by boot. */

@@ -40,6 +40,11 @@ export interface InitConfig {
    * each as its very first step. Absent or empty: init stays in boot's cgroups.
    */
   cgroupFds?: number[];
+  /**
+   * create mode: the root and bind source fds are detached trees already (boot made them, because init in
+   * a user namespace of its own may not copy mount trees of boot's namespace): used as they are.
+   */
+  sourcesDetached?: boolean;
   /** exec mode: the namespaces of the running container to join. */
   join?: JoinedNamespace[];
   /**

@@ -7,15 +7,19 @@ import type { InitConfig } from "./config.ts";
 export interface NamespacePlan {
   join: Array<{ path: string; flag: number }>;
   unshare: number;
+  /** init ends up in a user namespace of the container's (made by the clone, or joined first). */
+  user: boolean;
 }
 
 /**
  * Works out which namespaces init joins and which it creates. The pid namespace is boot's business (a
- * process cannot move itself into a new one), user namespaces cannot be entered by a multi-threaded process,
- * and mount is joined last, because the other paths are resolved in the current mount namespace.
+ * process cannot move itself into a new one), and so is a new user namespace (CLONE_NEWUSER in the clone
+ * flags, src/boot/userns.ts). A joined user namespace comes first, so that the others are entered with
+ * its privileges, and mount last, because the other paths are resolved in the current mount namespace.
  */
 export function planNamespaces(cfg: InitConfig): NamespacePlan {
-  const plan: NamespacePlan = { join: [], unshare: 0 };
+  const plan: NamespacePlan = { join: [], unshare: 0, user: false };
+  let user: { path: string; flag: number } | undefined;
   const entries = cfg.mode === "exec"
     ? (cfg.join ?? []).map((j) => ({ type: j.type, path: j.path }))
     : cfg.spec.linux?.namespaces ?? [];
@@ -24,8 +28,11 @@ export function planNamespaces(cfg: InitConfig): NamespacePlan {
     if (!isNamespaceType(ns.type)) throw new Error(`namespace type ${JSON.stringify(ns.type)} is not known`);
     const flag = NAMESPACE_FLAGS[ns.type];
     if (ns.type === "pid") continue;
-    if (ns.type === "user") throw new Error("user namespaces are not supported by runts yet");
-    if (ns.type === "time") throw new Error("time namespaces are not supported by runts yet");
+    if (ns.type === "user") {
+      plan.user = true;
+      if (ns.path) user = { path: ns.path, flag };
+      continue;
+    }
     if (ns.type === "network" && cfg.network === "host") continue;
     if (ns.type === "network" && cfg.network === "none") {
       plan.unshare |= flag;
@@ -39,6 +46,7 @@ export function planNamespaces(cfg: InitConfig): NamespacePlan {
     }
   }
   if (cfg.mode === "create" && cfg.network === "none") plan.unshare |= CLONE.NEWNET;
+  if (user) plan.join.unshift(user);
   if (mount) plan.join.push(mount);
   // Building a root (mounts, pivot_root) is only ever done in a mount namespace of init's own: without a
   // mount entry it would act on boot's (the host's) namespace, and in a joined one on its other processes.

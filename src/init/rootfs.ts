@@ -13,6 +13,7 @@ import { bindConsole, createDevice, createDevSymlinks, DEFAULT_DEVICES } from ".
 import { applySysctls } from "./process.ts";
 import type { InitConfig } from "./config.ts";
 import { mountCgroupV1Tree } from "../cgroups/mount.ts";
+import { mountOrBind } from "./fallback_mounts.ts";
 
 /** Detached copies of the root and of every bind source, taken before init leaves boot's mount namespace. */
 export interface Sources {
@@ -46,6 +47,7 @@ function detachAndClose(k: Kernel, fd: number, recursive: boolean): number {
 
 /** Opens and detaches the root and the bind sources (by fd when the wrapper gave one, else by path). */
 export function takeSources(k: Kernel, cfg: InitConfig): Sources {
+  if (cfg.sourcesDetached) return { root: cfg.rootFd!, binds: { ...cfg.bindFds } };
   const rootFd = cfg.rootFd ?? k.open(cfg.spec.root!.path, O.PATH | O.DIRECTORY | O.CLOEXEC);
   const binds: Record<string, number> = {};
   cfg.mounts.forEach((m, i) => {
@@ -101,7 +103,10 @@ export function mountEntry(k: Kernel, rootFd: number, m: Mount, tree?: number): 
       // On a host with v1 hierarchies, "cgroup" is runc's tree of v1 mounts (src/cgroups/mount.ts).
       const v1Tree = m.type === "cgroup" &&
         mountCgroupV1Tree(k, fdPath(dest), () => openInRoot(k, rootFd, m.destination), opts.flags);
-      if (!v1Tree) k.mount(m.source || fstype, fdPath(dest), fstype, opts.flags, opts.data || undefined);
+      if (!v1Tree) {
+        const reopen = () => openInRoot(k, rootFd, m.destination);
+        mountOrBind(k, m.source || fstype, fdPath(dest), reopen, fstype, opts.flags, opts.data || undefined);
+      }
     } finally {
       k.close(dest);
     }

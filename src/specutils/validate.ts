@@ -23,6 +23,7 @@ import {
 import { isNamespaceType } from "./namespaces.ts";
 import { isSysctlName, sysctlNamespace } from "./sysctl.ts";
 import { isAbs } from "./path.ts";
+import { validateUserNamespace } from "./idmap.ts";
 import type { Hook, Linux, LinuxSeccomp, Mount, Process, Spec } from "./spec.ts";
 
 // ---------------------------------------------------------------------------------------------------
@@ -350,7 +351,7 @@ export function validateSpec(spec: Spec): string[] {
     hooks.forEach((h, i) => validateHook(h, `hooks.${stage}[${i}]`));
   }
   validateAnnotations(spec.annotations ?? {});
-  if (spec.linux) validateLinux(spec.linux, warnings);
+  if (spec.linux) validateLinux(spec.linux, spec.process, warnings);
   return warnings;
 }
 
@@ -468,7 +469,7 @@ function validateAnnotations(annotations: Record<string, string>): void {
   }
 }
 
-function validateLinux(l: Linux, warnings: string[]): void {
+function validateLinux(l: Linux, process: Process, warnings: string[]): void {
   const types = new Set<string>();
   (l.namespaces ?? []).forEach((ns, i) => {
     const at = `linux.namespaces[${i}]`;
@@ -483,9 +484,7 @@ function validateLinux(l: Linux, warnings: string[]): void {
     types.add(ns.type);
     if (ns.path) requireAbsolute(ns.path, `${at}.path`);
   });
-  for (const k of ["uidMappings", "gidMappings"] as const) {
-    if (l[k]?.length && !types.has("user")) fail(`linux.${k} requires a user namespace`);
-  }
+  validateUserNamespace(l, process);
   for (const [clock, off] of Object.entries(l.timeOffsets ?? {})) {
     if (!TIME_CLOCKS.has(clock)) {
       fail(`linux.timeOffsets: unknown clock ${quote(clock)} (monotonic or boottime)`);
@@ -494,6 +493,9 @@ function validateLinux(l: Linux, warnings: string[]): void {
       fail(`linux.timeOffsets[${quote(clock)}].nanosecs must be below 1000000000`);
     }
     if (!types.has("time")) fail("linux.timeOffsets requires a time namespace");
+    if (l.namespaces?.find((ns) => ns.type === "time")?.path) {
+      fail("linux.timeOffsets cannot be applied to a joined time namespace (its clocks are set already)");
+    }
   }
   for (const key of Object.keys(l.sysctl ?? {})) {
     if (key === "") fail("linux.sysctl: empty key");

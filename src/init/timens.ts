@@ -1,0 +1,31 @@
+/**
+ * linux.timeOffsets for a new time namespace. unshare(CLONE_NEWTIME) makes the namespace for init's
+ * children only (time_for_children); the kernel takes offsets until the first process enters it, and
+ * execve moves init (the app from then on) into it. So: unshare, write /proc/self/timens_offsets, exec.
+ */
+import type { Kernel } from "../../ffi/mod.ts";
+import { O } from "../../ffi/mod.ts";
+import type { LinuxTimeOffset } from "../specutils/spec.ts";
+
+/** The /proc/PID/timens_offsets text for `offsets`: one `<clock> <secs> <nanosecs>` line per clock. */
+export function timeOffsetsText(offsets: Record<string, LinuxTimeOffset>): string {
+  return Object.entries(offsets).map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`).join("");
+}
+
+/**
+ * Writes the offsets of the time namespace init's children (and its own execve) will enter. `/proc` is
+ * still boot's here, where /proc/self is init.
+ */
+export function applyTimeOffsets(k: Kernel, offsets: Record<string, LinuxTimeOffset> | undefined): void {
+  if (!offsets || Object.keys(offsets).length === 0) return;
+  const text = timeOffsetsText(offsets);
+  const fd = k.open("/proc/self/timens_offsets", O.WRONLY | O.CLOEXEC);
+  try {
+    // One write: the kernel parses the whole buffer at once.
+    k.write(fd, new TextEncoder().encode(text));
+  } catch (e) {
+    throw new Error(`linux.timeOffsets (${text.trim().replaceAll("\n", ", ")}): ${(e as Error).message}`);
+  } finally {
+    k.close(fd);
+  }
+}
