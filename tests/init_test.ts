@@ -67,7 +67,7 @@ Deno.test("namespaces: pid is boot's, mount joins last, --network none forces a 
   equal(none.unshare & CLONE.NEWNET, CLONE.NEWNET);
 });
 
-Deno.test("namespaces: a new user namespace is the clone's, a joined one comes first; time is unshared or joined", () => {
+Deno.test("namespaces: a new user namespace is the clone's, a joined one comes first; time is always new", () => {
   const spec = defaultSpec();
   spec.linux!.namespaces = [{ type: "user" }, { type: "uts" }, { type: "time" }];
   const fresh = planNamespaces(cfg({ spec }));
@@ -78,16 +78,16 @@ Deno.test("namespaces: a new user namespace is the clone's, a joined one comes f
     { type: "network", path: "/n" },
     { type: "mount", path: "/m" },
     { type: "user", path: "/u" },
-    { type: "time", path: "/t" },
   ];
   const joined = planNamespaces(cfg({ spec }));
   equal(joined.user, true);
   deepEqual(joined.join.map((j) => [j.path, j.flag]), [
     ["/u", CLONE.NEWUSER],
     ["/n", CLONE.NEWNET],
-    ["/t", CLONE.NEWTIME],
     ["/m", CLONE.NEWNS],
   ]);
+  const exec = planNamespaces(cfg({ mode: "exec", join: [], timeOffsets: { boottime: { secs: 1 } } }));
+  equal(exec.unshare, CLONE.NEWTIME, "an exec gets a time namespace of its own with the container's offsets");
   spec.linux!.namespaces = [{ type: "uts" }];
   equal(planNamespaces(cfg({ spec })).user, false);
 });

@@ -5,7 +5,8 @@
  */
 import { CLD, EPOLL, Errno, isErrno, type Kernel, P, SIGNALS, W } from "../../ffi/mod.ts";
 import type { Config } from "../config/config.ts";
-import type { Mount, Process, Spec } from "../specutils/spec.ts";
+import type { LinuxTimeOffset, Mount, Process, Spec } from "../specutils/spec.ts";
+import { parseTimeOffsets } from "../init/timens.ts";
 import { log } from "../log/log.ts";
 import { EventLoop } from "../urpc/eventloop.ts";
 import { type Handler, UrpcServer } from "../urpc/server.ts";
@@ -259,6 +260,7 @@ export class Loader {
         process,
         mounts: [],
         join,
+        timeOffsets: containerTimeOffsets(this.#args.spec, this.pid),
         network: "sandbox",
         noPivot: false,
         cpuNum: this.#args.numCpu,
@@ -393,9 +395,15 @@ export class Loader {
   }
 }
 
-/** The namespaces an exec joins only when the container has them: user and time. */
+/** The namespaces an exec joins only when the container has them: user. */
 function containerJoins(spec: Spec): string[] {
-  return (["user", "time"] as const).filter((t) => spec.linux?.namespaces?.some((n) => n.type === t));
+  return spec.linux?.namespaces?.some((n) => n.type === "user") ? ["user"] : [];
+}
+
+/** The offsets of the app's time namespace when the container has one (src/init/timens.ts). */
+function containerTimeOffsets(spec: Spec, pid: number): Record<string, LinuxTimeOffset> | undefined {
+  if (!spec.linux?.namespaces?.some((n) => n.type === "time")) return undefined;
+  return parseTimeOffsets(Deno.readTextFileSync(`/proc/${pid}/timens_offsets`));
 }
 
 /** init's environment: boot's own, minus what engines leak (the app gets spec.process.env at exec). */

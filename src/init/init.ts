@@ -91,8 +91,11 @@ export function prepare(
   const before = namespaceIds();
   const plan = planNamespaces(cfg);
   enterNamespaces(k, plan);
+  // Before init becomes the namespace's root: its /proc/self files belong to boot's uid until execve.
+  if (plan.unshare & CLONE.NEWTIME) {
+    applyTimeOffsets(k, cfg.mode === "exec" ? cfg.timeOffsets : cfg.spec.linux?.timeOffsets);
+  }
   const groups = plan.user ? enteredUserNamespace(k, cfg) : true;
-  if (plan.unshare & CLONE.NEWTIME) applyTimeOffsets(k, cfg.spec.linux?.timeOffsets);
   // A network namespace of its own starts with `lo` down; runtimes bring it up (runc does).
   if (plan.unshare & CLONE.NEWNET) k.linkUp("lo");
   if (sources) {

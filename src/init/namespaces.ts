@@ -46,6 +46,7 @@ export function planNamespaces(cfg: InitConfig): NamespacePlan {
     }
   }
   if (cfg.mode === "create" && cfg.network === "none") plan.unshare |= CLONE.NEWNET;
+  if (cfg.mode === "exec" && cfg.timeOffsets) plan.unshare |= CLONE.NEWTIME;
   if (user) plan.join.unshift(user);
   if (mount) plan.join.push(mount);
   // Building a root (mounts, pivot_root) is only ever done in a mount namespace of init's own: without a

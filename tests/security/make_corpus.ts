@@ -324,7 +324,7 @@ const HOSTILE: Array<[string, Mutation, string, boolean?]> = [
       s.linux!.namespaces!.push({ type: "time", path: "/proc/1/ns/time" });
       s.linux!.timeOffsets = { boottime: { secs: 1 } };
     },
-    "cannot be applied to a joined time namespace",
+    "joining a time namespace by path is not supported",
   ],
   [
     "mappings-without-userns",
