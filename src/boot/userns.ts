@@ -13,13 +13,14 @@
  * (open_tree needs CAP_SYS_ADMIN over boot's mount namespace), so boot detaches the root and the bind
  * sources beforehand (detachSources), and makes idmapped mounts of them there (src/boot/idmap.ts).
  */
-import { type Kernel, MS, O } from "../../ffi/mod.ts";
+import { CLONE, type Kernel, MS, O } from "../../ffi/mod.ts";
 import type { IdMapHandshake } from "../init/userns.ts";
 import { detach } from "../init/rootfs.ts";
 import { parseMountOptions } from "../init/mount_options.ts";
 import type { Spec } from "../specutils/spec.ts";
 import { getNS } from "../specutils/namespaces.ts";
-import { mapText } from "../specutils/idmap.ts";
+import { isIdmapped, mapText } from "../specutils/idmap.ts";
+import { Idmapper } from "./idmap.ts";
 import { log } from "../log/log.ts";
 import type { InitSpawn } from "./spawn_init.ts";
 
@@ -185,6 +186,50 @@ export function detachSources(
     };
   } catch (e) {
     made.splice(0).forEach((fd) => k.close(fd));
+    throw e;
+  }
+}
+
+/** What a create's clone needs for its user namespace and idmapped mounts; see prepareClone. */
+export interface ClonePreparation {
+  /** The InitSpawn to lay out: the original, or one naming trees detached here. */
+  spawn: InitSpawn;
+  /** Extra clone flags (CLONE_NEWUSER for a new user namespace). */
+  flags: number;
+  /** The child's side of the map writer's handshake, for a new user namespace. */
+  idMaps: IdMapHandshake | null;
+  /** Releases the trees, the writer and the idmap namespaces; after the clone (or its failure). */
+  close(): void;
+}
+
+/**
+ * Prepares a create's clone: for a new user namespace, the sources detached here and a map writer; for
+ * idmapped mounts, the sources detached and idmapped here. Anything else passes through as it is.
+ */
+export function prepareClone(k: Kernel, s: InitSpawn): ClonePreparation {
+  const spec = s.config.spec;
+  const newUser = s.config.mode === "create" && wantsNewUserNamespace(spec);
+  const idmapped = s.config.mode === "create" && s.config.mounts.some(isIdmapped);
+  if (!newUser && !idmapped) return { spawn: s, flags: 0, idMaps: null, close() {} };
+  const idmapper = idmapped ? new Idmapper(k, spec, s.config.mounts) : null;
+  let sources: DetachedSources | null = null;
+  try {
+    sources = detachSources(k, s, (i, tree) => idmapper?.apply(i, tree));
+    const writer = newUser ? startMapWriter(k, specIdMaps(spec)) : null;
+    const done = sources;
+    return {
+      spawn: sources.spawn,
+      flags: newUser ? CLONE.NEWUSER : 0,
+      idMaps: writer?.handshake ?? null,
+      close() {
+        writer?.close();
+        done.close();
+        idmapper?.close();
+      },
+    };
+  } catch (e) {
+    sources?.close();
+    idmapper?.close();
     throw e;
   }
 }

@@ -3,7 +3,7 @@
  * the kernel applies when /proc/PID/uid_map is written, checked up front so a bad mapping fails with a
  * clear error before anything is created, and the text the kernel expects.
  */
-import type { Linux, LinuxIDMapping, Process } from "./spec.ts";
+import type { Linux, LinuxIDMapping, Mount, Process } from "./spec.ts";
 import { SpecError } from "./errors.ts";
 
 /** The kernel's limit on ranges per map (UID_GID_MAP_MAX_EXTENTS). */
@@ -127,4 +127,54 @@ export function validateUserNamespace(l: Linux, p: Process): void {
     );
   }
   validateMappedUser(uids, gids, p);
+}
+
+/** How one mount is idmapped: its maps and whether they apply to every submount (ridmap). */
+export interface MountIdMap {
+  uids: LinuxIDMapping[];
+  gids: LinuxIDMapping[];
+  recursive: boolean;
+}
+
+/** True when a mount asks for an idmapping (an idmap or ridmap option, or maps of its own). */
+export function isIdmapped(m: Mount): boolean {
+  return !!(m.uidMappings?.length || m.gidMappings?.length) ||
+    (m.options ?? []).some((o) => o === "idmap" || o === "ridmap");
+}
+
+/**
+ * The idmapping of mount `m` (`at` names it in messages), or null for a plain mount. Its own maps when it
+ * has them (a mount with maps but no option is idmapped non-recursively, as runc treats it); otherwise,
+ * for idmap/ridmap alone, the container's user namespace maps from `linux`, or an error without them.
+ */
+export function mountIdMap(m: Mount, linux: Linux | undefined, at: string): MountIdMap | null {
+  if (!isIdmapped(m)) return null;
+  const recursive = (m.options ?? []).includes("ridmap");
+  if (m.uidMappings?.length || m.gidMappings?.length) {
+    return { uids: m.uidMappings ?? [], gids: m.gidMappings ?? [], recursive };
+  }
+  const user = linux?.namespaces?.find((ns) => ns.type === "user");
+  if (!user || !linux?.uidMappings?.length || !linux?.gidMappings?.length) {
+    fail(
+      `${at}: ${recursive ? "ridmap" : "idmap"} without uidMappings and gidMappings of its own needs the ` +
+        `container's user namespace maps (linux.uidMappings and linux.gidMappings)${
+          user ? "" : ", and there is no user namespace"
+        }`,
+    );
+  }
+  return { uids: linux.uidMappings, gids: linux.gidMappings, recursive };
+}
+
+/** The idmap rules a mount must follow on its own (validateMount): maps in pairs, valid, bind mounts only. */
+export function validateMountIdMap(m: Mount, at: string, bind: boolean): void {
+  if (!isIdmapped(m)) return;
+  const opts = (m.options ?? []).filter((o) => o === "idmap" || o === "ridmap");
+  if (opts.length > 1) fail(`${at}.options: at most one of idmap and ridmap may be given`);
+  const uids = m.uidMappings ?? [], gids = m.gidMappings ?? [];
+  if (!uids.length !== !gids.length) fail(`${at}: uidMappings and gidMappings must be given together`);
+  if (uids.length) {
+    validateIdMap(uids, `${at}.uidMappings`);
+    validateIdMap(gids, `${at}.gidMappings`);
+  }
+  if (!bind) fail(`${at}: idmapped mounts are supported for bind mounts only`);
 }

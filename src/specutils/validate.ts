@@ -13,17 +13,11 @@ import {
 import { IOPRIO_CLASS, RLIMIT, SCHED_FLAG, SCHED_POLICY } from "../../ffi/mod.ts";
 import { isCapability } from "./capabilities.ts";
 import { SpecError } from "./errors.ts";
-import {
-  IDMAP_OPTIONS,
-  isBindMount,
-  isBindMountOption,
-  isPropagationOption,
-  PROPAGATION_OPTIONS,
-} from "./mount_options.ts";
+import { isBindMount, isBindMountOption, isPropagationOption, PROPAGATION_OPTIONS } from "./mount_options.ts";
 import { isNamespaceType } from "./namespaces.ts";
 import { isSysctlName, sysctlNamespace } from "./sysctl.ts";
 import { isAbs } from "./path.ts";
-import { validateUserNamespace } from "./idmap.ts";
+import { mountIdMap, validateMountIdMap, validateUserNamespace } from "./idmap.ts";
 import type { Hook, Linux, LinuxSeccomp, Mount, Process, Spec } from "./spec.ts";
 
 // ---------------------------------------------------------------------------------------------------
@@ -345,7 +339,10 @@ export function validateSpec(spec: Spec): string[] {
     if (utf8Length(name) > HOST_NAME_MAX) fail(`${key} ${quote(name)} is longer than ${HOST_NAME_MAX} bytes`);
   }
 
-  (spec.mounts ?? []).forEach((m, i) => validateMount(m, `mounts[${i}]`));
+  (spec.mounts ?? []).forEach((m, i) => {
+    validateMount(m, `mounts[${i}]`);
+    mountIdMap(m, spec.linux, `mounts[${i}]`);
+  });
   for (const stage of HOOK_STAGES) {
     const hooks = (spec.hooks as Record<string, Hook[] | undefined> | undefined)?.[stage] ?? [];
     hooks.forEach((h, i) => validateHook(h, `hooks.${stage}[${i}]`));
@@ -423,20 +420,20 @@ function validateProcess(p: Process, warnings: string[]): void {
 
 /**
  * Validates one mount (structure and semantics); `path` names it in messages, e.g. `mounts[2]`. Rules:
- * absolute destination; no idmapped mounts; at most one propagation option; a bind mount (type "bind" or a
- * bind/rbind option) needs a source and may carry only mount(8) flag and propagation options (and "rro").
+ * absolute destination; idmapped mounts as idmap.ts says; at most one propagation option; a bind mount
+ * (type "bind" or a bind/rbind option) needs a source and may carry only mount(8) flag and propagation
+ * options (and "rro", "idmap", "ridmap").
  */
 export function validateMount(m: Mount, path: string): void {
   checkShape(m, MOUNT, path);
   if (!m.destination) fail(`${path}.destination must not be empty`);
   requireAbsolute(m.destination, `${path}.destination`);
-  if (m.uidMappings?.length || m.gidMappings?.length) fail(`${path}: idmapped mounts are not supported`);
   const options = m.options ?? [];
   const bind = isBindMount(m);
+  validateMountIdMap(m, path, bind);
   let propagation: string | undefined;
   options.forEach((o, i) => {
     const at = `${path}.options[${i}]`;
-    if (IDMAP_OPTIONS.has(o)) fail(`${at} ${quote(o)}: idmapped mounts are not supported`);
     if (isPropagationOption(o)) {
       if (propagation !== undefined) {
         fail(

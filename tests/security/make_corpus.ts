@@ -151,6 +151,15 @@ const userns = (uids: LinuxIDMapping[], gids: LinuxIDMapping[] = uids): Mutation
   s.linux!.gidMappings = gids;
 };
 
+const idmapped = (source: string, options: string[]) => ({
+  destination: "/x",
+  type: "bind",
+  source,
+  options,
+  uidMappings: [range(0, 100000, 10)],
+  gidMappings: [range(0, 100000, 10)],
+});
+
 /** Well-formed documents with hostile or impossible settings. */
 const HOSTILE: Array<[string, Mutation, string, boolean?]> = [
   ["oci-version-2", (s) => (s.ociVersion = "2.0.0"), 'ociVersion "2.0.0" is not supported'],
@@ -228,20 +237,41 @@ const HOSTILE: Array<[string, Mutation, string, boolean?]> = [
     "at most one propagation",
   ],
   [
-    "idmap-option",
+    "idmap-without-userns",
     (s) => s.mounts!.push({ destination: "/x", type: "bind", source: "/tmp", options: ["idmap"] }),
-    "idmapped mounts are not supported",
+    "idmap without uidMappings and gidMappings of its own needs the container's user namespace maps",
   ],
   [
-    "idmap-mappings",
+    "idmap-uid-only",
+    (s) => s.mounts!.push({ ...idmapped("/tmp", ["idmap"]), gidMappings: undefined }),
+    "uidMappings and gidMappings must be given together",
+  ],
+  [
+    "idmap-and-ridmap",
+    (s) => s.mounts!.push(idmapped("/tmp", ["rbind", "idmap", "ridmap"])),
+    "at most one of idmap",
+  ],
+  [
+    "idmap-not-bind",
+    (s) => s.mounts!.push({ ...idmapped("tmpfs", ["idmap"]), type: "tmpfs" }),
+    "idmapped mounts are supported for bind mounts only",
+  ],
+  [
+    "idmap-overlap",
     (s) =>
-      s.mounts!.push({
-        destination: "/x",
-        type: "bind",
-        source: "/tmp",
-        uidMappings: [{ containerID: 0, hostID: 0, size: 1 }],
-      }),
-    "idmapped mounts are not supported",
+      s.mounts!.push({ ...idmapped("/tmp", ["idmap"]), gidMappings: [range(0, 1, 10), range(5, 100, 1)] }),
+    "gidMappings\\[1\\] overlaps",
+  ],
+  [
+    "idmap-size-0",
+    (s) => s.mounts!.push({ ...idmapped("/tmp", []), uidMappings: [range(0, 1, 0)] }),
+    "size must be at least 1",
+  ],
+  [
+    "idmap-unsupported-fs",
+    (s) => s.mounts!.push(idmapped("/proc/sys", ["bind", "idmap"])),
+    "idmapping /proc/sys: mount_setattr.*EINVAL",
+    true,
   ],
   [
     "bind-missing-source",
@@ -311,6 +341,15 @@ const HOSTILE: Array<[string, Mutation, string, boolean?]> = [
       s.process!.user = { uid: 0, gid: 0, additionalGids: [7000] };
     },
     "gid 7000 is not mapped",
+  ],
+  [
+    "userns-late-mount-failure",
+    (s) => {
+      userns([range(0, 100000, 65536)])(s);
+      s.mounts!.push({ destination: "/tmp", type: "runtsnosuchfs", source: "none" });
+    },
+    "mount /tmp: .*ENODEV",
+    true,
   ],
   [
     "userns-path-not-userns",
@@ -511,8 +550,8 @@ const MOUNT_LISTS: Array<[string, string, string]> = [
   ["mounts-bind-no-source", '[{"destination": "/x", "type": "bind"}]', "source must be defined"],
   [
     "mounts-idmap",
-    '[{"destination": "/x", "type": "bind", "source": "/tmp", "options": ["ridmap"]}]',
-    "idmapped",
+    '[{"destination": "/x", "type": "tmpfs", "options": ["ridmap"]}]',
+    "idmapped mounts are supported for bind mounts only",
   ],
   [
     "mounts-options-object",
