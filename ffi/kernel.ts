@@ -174,6 +174,13 @@ export interface ProcCalls {
    */
   runInChild(flags: number, job: () => ExecTarget): ChildStart;
   /**
+   * runInChild in two steps: a first child (clone `flags`) runs `prepare`, then runs `job` in a child of
+   * its own made with CLONE_PARENT (the caller's child all the same), and exits; the caller gets the
+   * job's ChildStart. For namespaces only a child can make for its children (a pid namespace owned by a
+   * joined user namespace).
+   */
+  runInGrandchild(flags: number, prepare: () => void, job: () => ExecTarget): ChildStart;
+  /**
    * Starts a child in new namespaces `flags` that only waits (libc pause, no CLONE_VM, ffi/holder.ts), so
    * the caller can write its uid/gid maps and open its /proc/PID/ns files; returns its pid. The caller
    * kills (SIGKILL) and reaps it.

@@ -84,7 +84,10 @@ function cloneInit(k: Kernel, s: InitSpawn, traceUntilStart: boolean): number {
     const job = initJob(k, { config, fds, filter, traceUntilStart, idMaps: prep.idMaps });
     const flags = (s.pidns.kind === "new" ? CLONE.NEWPID : 0) | prep.flags;
     const joined = s.pidns.kind === "join" ? s.pidns : { kind: "inherit" as const };
-    const r = withPidNamespace(k, joined, () => k.runInChild(flags, job));
+    const first = prep.firstChild;
+    const r = first
+      ? k.runInGrandchild(0, first, job)
+      : withPidNamespace(k, joined, () => k.runInChild(flags, job));
     if (r.failure !== null || r.execErrno !== 0) {
       reap(k, r.pid);
       throw new Error(r.failure ?? execErrorText(r.path, r.execErrno));

@@ -198,6 +198,11 @@ export interface ClonePreparation {
   flags: number;
   /** The child's side of the map writer's handshake, for a new user namespace. */
   idMaps: IdMapHandshake | null;
+  /**
+   * For a joined user namespace with a new pid namespace: what boot's first child does before it clones
+   * init (runInGrandchild), so that the pid namespace is owned by the joined user namespace.
+   */
+  firstChild: (() => void) | null;
   /** Releases the trees, the writer and the idmap namespaces; after the clone (or its failure). */
   close(): void;
 }
@@ -208,19 +213,28 @@ export interface ClonePreparation {
  */
 export function prepareClone(k: Kernel, s: InitSpawn): ClonePreparation {
   const spec = s.config.spec;
-  const newUser = s.config.mode === "create" && wantsNewUserNamespace(spec);
-  const idmapped = s.config.mode === "create" && s.config.mounts.some(isIdmapped);
-  if (!newUser && !idmapped) return { spawn: s, flags: 0, idMaps: null, close() {} };
+  const create = s.config.mode === "create";
+  const newUser = create && wantsNewUserNamespace(spec);
+  const joined = create ? getNS(spec, "user")?.path : undefined;
+  const idmapped = create && s.config.mounts.some(isIdmapped);
+  const grandchild = joined !== undefined && s.pidns.kind === "new";
+  if (!newUser && !grandchild && !idmapped) {
+    return { spawn: s, flags: 0, idMaps: null, firstChild: null, close() {} };
+  }
   const idmapper = idmapped ? new Idmapper(k, spec, s.config.mounts) : null;
   let sources: DetachedSources | null = null;
   try {
     sources = detachSources(k, s, (i, tree) => idmapper?.apply(i, tree));
     const writer = newUser ? startMapWriter(k, specIdMaps(spec)) : null;
     const done = sources;
+    const spawn = grandchild
+      ? { ...sources.spawn, config: { ...sources.spawn.config, userEntered: true } }
+      : sources.spawn;
     return {
-      spawn: sources.spawn,
+      spawn,
       flags: newUser ? CLONE.NEWUSER : 0,
       idMaps: writer?.handshake ?? null,
+      firstChild: grandchild ? () => enterForPidNamespace(k, joined) : null,
       close() {
         writer?.close();
         done.close();
@@ -232,4 +246,20 @@ export function prepareClone(k: Kernel, s: InitSpawn): ClonePreparation {
     idmapper?.close();
     throw e;
   }
+}
+
+/**
+ * In boot's first child: joins the user namespace at `path`, then makes a pid namespace (for its
+ * children) that the user namespace owns.
+ */
+function enterForPidNamespace(k: Kernel, path: string): void {
+  const fd = k.open(path, O.RDONLY | O.CLOEXEC);
+  try {
+    k.setns(fd, CLONE.NEWUSER);
+  } catch (e) {
+    throw new Error(`joining the user namespace ${path}: ${(e as Error).message}`);
+  } finally {
+    k.close(fd);
+  }
+  k.unshare(CLONE.NEWPID);
 }

@@ -46,6 +46,11 @@ export interface InitConfig {
    */
   sourcesDetached?: boolean;
   /**
+   * create mode: the spec's user namespace (a path) was joined already, by boot's first child, which made
+   * the container's pid namespace in it (src/boot/userns.ts); init does not join it again.
+   */
+  userEntered?: boolean;
+  /**
    * exec mode: the offsets of the container's time namespace, when it has one. The exec'd process gets a
    * new time namespace with them instead of joining the container's (src/init/timens.ts says why).
    */

@@ -30,7 +30,7 @@ export function planNamespaces(cfg: InitConfig): NamespacePlan {
     if (ns.type === "pid") continue;
     if (ns.type === "user") {
       plan.user = true;
-      if (ns.path) user = { path: ns.path, flag };
+      if (ns.path && !cfg.userEntered) user = { path: ns.path, flag };
       continue;
     }
     if (ns.type === "network" && cfg.network === "host") continue;

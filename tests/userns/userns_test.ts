@@ -10,6 +10,7 @@ import {
   Fixture,
   HOST_ROOT,
   hostIds,
+  MAP,
   mappedBundle,
   MappedRootfs,
   runc,
@@ -211,5 +212,53 @@ Deno.test("devices in a user namespace are binds of the host's nodes; mknod is r
       expectCode(r, 0, `${rt} run`);
       assert.deepEqual(r.stdout.trim().split("\n"), ["4", "1,3", "mknod failed"], rt);
     }
+  });
+});
+
+Deno.test("a container joining another's user namespace by path gets a pid namespace it owns (as runc); maps must agree", async () => {
+  await withFixtures(async (fx, rc, rootfs) => {
+    const first = uid("owner");
+    expectCode(
+      await runts(fx.root, ["run", "-d", "--bundle", mappedBundle(fx, rootfs, ["sleep", "60"]), first]),
+      0,
+      "owner",
+    );
+    const owner = (await runts(fx.root, ["state", first])).stdout;
+    const pid = JSON.parse(owner).pid;
+    const userns = `/proc/${pid}/ns/user`;
+    const joiner = (maps?: typeof MAP) =>
+      mappedBundle(fx, rootfs, [
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; echo $$; readlink /proc/self/ns/user",
+      ], (s) => {
+        s.linux!.namespaces = [...s.linux!.namespaces!.filter((n) => n.type !== "user"), {
+          type: "user",
+          path: userns,
+        }];
+        if (maps) s.linux!.uidMappings = s.linux!.gidMappings = maps;
+        else delete s.linux!.uidMappings, delete s.linux!.gidMappings;
+      });
+    const outs: string[] = [];
+    for (const rt of ["runts", "runc"] as const) {
+      // runc 1.1 wants the maps repeated; runts takes them (checked) or not.
+      const r = await call(rt, rt === "runts" ? fx.root : rc.dir, ["run", "--bundle", joiner(MAP), uid(rt)]);
+      expectCode(r, 0, `${rt} joiner`);
+      outs.push(r.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).join(" ")).join("\n"));
+    }
+    assert.equal(outs[0], `0\n0 ${HOST_ROOT} 65536\n1\n${Deno.readLinkSync(userns)}`);
+    assert.equal(outs[0], outs[1]);
+    expectCode(await runts(fx.root, ["run", "--bundle", joiner(), uid()]), 0, "joiner without maps");
+    const bad = await runts(fx.root, [
+      "run",
+      "--bundle",
+      joiner([{ containerID: 0, hostID: 200000, size: 65536 }]),
+      uid(),
+    ]);
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /linux\.uidMappings \(0 200000 65536\) differ from the joined user namespace's uid_map \(0 100000 65536\)/,
+    );
   });
 });
