@@ -244,8 +244,11 @@ export class Loader {
    */
   execSpawn(process: Process, stdio: [number, number, number], detached = false): InitSpawn {
     if (this.status !== "running") throw new Error(`cannot exec in a ${this.status} container`);
-    // The user namespace first: the others are owned by it (init/namespaces.ts orders them so).
-    const types = [...containerJoins(this.#args.spec), "ipc", "uts", "network", "cgroup", "mount"];
+    // The user namespace first: the others are owned by it (init/namespaces.ts orders them so). Only
+    // namespaces the container does not share with boot: from inside a user namespace, setns into one of
+    // boot's (the host's cgroup namespace, say) is refused.
+    const types = [...containerJoins(this.#args.spec), "ipc", "uts", "network", "cgroup", "mount"]
+      .filter((t) => !sharedWithBoot(this.pid, t));
     const join = types.map((type) => ({
       type,
       path: `/proc/${this.pid}/ns/${type === "network" ? "net" : type === "mount" ? "mnt" : type}`,
@@ -398,6 +401,16 @@ export class Loader {
 /** The namespaces an exec joins only when the container has them: user. */
 function containerJoins(spec: Spec): string[] {
   return spec.linux?.namespaces?.some((n) => n.type === "user") ? ["user"] : [];
+}
+
+/** True when process `pid` is in boot's own namespace of `type` (an OCI type name). */
+function sharedWithBoot(pid: number, type: string): boolean {
+  const file = type === "network" ? "net" : type === "mount" ? "mnt" : type;
+  try {
+    return Deno.readLinkSync(`/proc/${pid}/ns/${file}`) === Deno.readLinkSync(`/proc/self/ns/${file}`);
+  } catch {
+    return false; // the exec's own setns reports what is wrong
+  }
 }
 
 /** The offsets of the app's time namespace when the container has one (src/init/timens.ts). */

@@ -19,6 +19,7 @@ import {
   waitFor,
   which,
 } from "./engines.ts";
+import { SubidUser } from "../util/subids.ts";
 
 const IMAGE = "localhost/busybox:runts-test";
 const CONF_TEMPLATE = new URL("./containers.conf", import.meta.url).pathname;
@@ -28,9 +29,12 @@ const skip = Deno.uid() !== 0
   : await ensureInstalled(["podman", "runc"], ["podman", "conmon", "runc"]);
 if (skip) console.log(`tests/clients/podman_test.ts: skipped: ${skip}`);
 
+/** The subordinate ids --userns=auto takes ranges from (a user of the test's own, see Podman.start). */
+let AUTO_SUBIDS = { start: 0, size: 0 };
+
 /** podman with private state, inside a namespace holder. */
 class Podman {
-  constructor(readonly h: Holder) {}
+  constructor(readonly h: Holder, readonly autoUser: SubidUser | null = null) {}
 
   get conf(): string {
     return `${this.h.dir}/containers.conf`;
@@ -58,7 +62,11 @@ class Podman {
   }
 
   get env(): Record<string, string> {
-    return { CONTAINERS_CONF: this.conf, TMPDIR: `${this.h.dir}/tmp` };
+    return {
+      CONTAINERS_CONF: this.conf,
+      CONTAINERS_STORAGE_CONF: `${this.h.dir}/storage.conf`,
+      TMPDIR: `${this.h.dir}/tmp`,
+    };
   }
 
   run(args: string[], stdin?: string): Promise<Result> {
@@ -104,7 +112,15 @@ class Podman {
         .replaceAll("@RUNC@", runc);
       for (const d of ["root", "runroot", "tmp", "cni"]) Deno.mkdirSync(`${h.dir}/${d}`);
       Deno.writeTextFileSync(`${h.dir}/containers.conf`, conf);
-      const pm = new Podman(h);
+      // --userns=auto takes its ranges from this user's /etc/subuid and /etc/subgid entries.
+      const auto = new SubidUser("runtsauto");
+      AUTO_SUBIDS = { start: auto.subStart, size: auto.subSize };
+      Deno.writeTextFileSync(
+        `${h.dir}/storage.conf`,
+        `[storage]\ndriver = "vfs"\nrunroot = "${h.dir}/runroot"\ngraphroot = "${h.dir}/root"\n` +
+          `[storage.options]\nroot-auto-userns-user = "${auto.name}"\n`,
+      );
+      const pm = new Podman(h, auto);
       await rootfsTarball(`${h.dir}/rootfs.tar`);
       await pm.ok(["import", `${h.dir}/rootfs.tar`, IMAGE]);
       return pm;
@@ -401,6 +417,47 @@ const scenarios: Scenario<Podman>[] = [
     },
   },
   {
+    name: "--uidmap 0:100000:65536: root inside is 100000 on the host, exec joins",
+    fn: withContainer(async (pm, ctx) => {
+      const map = ["--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"];
+      const r = await pm.runRm(ctx, map, [
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; touch /made && stat -c %u /made",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).join(" ")), [
+        "0",
+        "0 100000 65536",
+        "0",
+      ]);
+      const pid = await pm.detached(ctx, ["sleep", "1000"], map);
+      assert.match(
+        Deno.readTextFileSync(`/proc/${pid}/status`),
+        /^Uid:\s+100000\s+100000\s+100000\s+100000$/m,
+      );
+      const ex = await pm.run(["exec", ctx.name, "cat", "/proc/self/uid_map"]);
+      assert.equal(ex.code, 0, ex.stderr);
+      assert.equal(ex.stdout.trim().split(/\s+/).join(" "), "0 100000 65536");
+    }),
+  },
+  {
+    name: "--userns=auto: a range of its own from the containers user's subuids",
+    fn: async (pm, ctx) => {
+      const r = await pm.runRm(ctx, ["--userns", "auto:size=1024"], [
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const [uid, map] = r.stdout.trim().split("\n");
+      assert.equal(uid, "0");
+      const [inside, host, size] = map.trim().split(/\s+/).map(Number);
+      assert.deepEqual([inside, size], [0, 1024]);
+      assert.ok(host >= AUTO_SUBIDS.start && host + size <= AUTO_SUBIDS.start + AUTO_SUBIDS.size, map);
+    },
+  },
+  {
     name: "default network (bridge in the holder's netns)",
     fn: async (pm, ctx) => {
       const r = await pm.runRm(ctx, [], ["sh", "-c", "ip -o -4 addr show eth0; ping -c1 -W2 10.88.0.1"]);
@@ -422,7 +479,11 @@ Deno.test({
   try {
     await runScenarios(t, pm, scenarios, rts, table);
   } finally {
-    await pm.h.stop();
-    table.print();
+    try {
+      await pm.h.stop();
+    } finally {
+      pm.autoUser?.remove();
+      table.print();
+    }
   }
 });

@@ -164,18 +164,22 @@ Deno.test("root of a user namespace with every capability cannot write host sysc
   });
 });
 
-Deno.test("without its own cgroup namespace, a mapped container gets binds of its own cgroups (as runc)", async () => {
+Deno.test("without its own cgroup namespace, a mapped container gets binds of its own cgroups, and exec works (as runc)", async () => {
   await withFixtures(async (fx, rc, rootfs) => {
-    const bundle = mappedBundle(fx, rootfs, [
-      "sh",
-      "-c",
-      "for d in /sys/fs/cgroup/*/; do [ -f $d/cgroup.procs ] && grep -qx 1 $d/cgroup.procs && echo ${d}; done | wc -l",
-    ], (s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "cgroup")));
+    const count =
+      "for d in /sys/fs/cgroup/*/; do [ -f $d/cgroup.procs ] && grep -qx 1 $d/cgroup.procs && echo ${d}; done | wc -l";
+    const bundle = mappedBundle(fx, rootfs, ["sh", "-c", `${count}; exec sleep 60`], (s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "cgroup");
+    });
     const counts: string[] = [];
     for (const rt of ["runts", "runc"] as const) {
-      const r = await call(rt, rt === "runts" ? fx.root : rc.dir, ["run", "--bundle", bundle, uid(rt)]);
-      expectCode(r, 0, `${rt} run`);
+      const root = rt === "runts" ? fx.root : rc.dir, id = uid(rt);
+      expectCode(await call(rt, root, ["run", "-d", "--bundle", bundle, id]), 0, `${rt} run -d`);
+      // The container shares the host's cgroup namespace, which an exec must not try to enter.
+      const r = await call(rt, root, ["exec", id, "sh", "-c", count.replace("-qx 1", "-q .")]);
+      expectCode(r, 0, `${rt} exec`);
       counts.push(r.stdout.trim());
+      expectCode(await call(rt, root, ["delete", "--force", id]), 0, `${rt} delete`);
     }
     assert.ok(Number(counts[0]) > 0, `hierarchies showing the container's own cgroup: ${counts[0]}`);
     assert.equal(counts[0], counts[1]);
