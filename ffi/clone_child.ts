@@ -82,7 +82,8 @@ class Runner {
   readonly #record = new Int32Array(2);
   readonly #oldMask = new BigUint64Array(1);
   readonly #fullMask = new BigUint64Array([FULL_MASK]);
-  #job: (() => ExecTarget) | null = null;
+  /** The job; one that returns null makes the child `_exit(0)` instead of exec'ing (runInGrandchild). */
+  #job: (() => ExecTarget | null) | null = null;
   #failure: string | null = null;
   #keep: unknown[] = [];
   #target: ExecTarget | null = null;
@@ -119,6 +120,12 @@ class Runner {
   #inChild(): void {
     try {
       const target = this.#job!();
+      if (target === null) {
+        const exec = this.#views[1];
+        exec.setBigUint64(UC.RIP, this.#fn._exit, true);
+        exec.setBigUint64(UC.RDI, 0n, true);
+        return;
+      }
       this.#target = target;
       // The child's handler table is its own copy (no CLONE_SIGHAND): the app starts with defaults.
       resetDispositions();
@@ -150,7 +157,7 @@ class Runner {
     v.setBigUint64(UC.SIGMASK, mask, true);
   }
 
-  run(flags: number, job: () => ExecTarget): ChildStart {
+  run(flags: number, job: () => ExecTarget | null): ChildStart {
     const l = this.#lib, fn = this.#fn, c = this.#cStacks;
     this.#job = job;
     this.#failure = null;
@@ -170,6 +177,7 @@ class Runner {
       4n,
     );
     this.#prepare(1, c + 2n * C_STACK, C_STACK, 2, 0n);
+    // (Re)made each run: a job returning null turned it into _exit(0) last time.
     l.makecontext3(this.#ctx[1], Deno.UnsafePointer.create(fn.execve), 3, 0n, 0n, 0n);
     // The JS region: below the stack pointer at this depth, so the parent's live frames stay untouched.
     l.getcontext(this.#ctx[4]);
@@ -225,14 +233,45 @@ export function resetDispositions(): void {
   }
 }
 
-let runner: Runner | undefined;
+/** runners[0] for boot's children; runners[1] for the grandchild a child makes (runInGrandchild). */
+const runners: Runner[] = [];
+
+function runnerAt(depth: number): Runner {
+  if (!cloneChildSupported) throw new Error(`clone children are not supported on ${Deno.build.arch}`);
+  return runners[depth] ??= new Runner();
+}
 
 /**
  * Runs `job` in a new child process (clone with `flags`, e.g. CLONE_NEWPID) that shares this process's
  * memory until it execs what the job returns. Returns once the child has exec'd or died; see ChildStart.
  */
 export function runInChild(flags: number, job: () => ExecTarget): ChildStart {
-  if (!cloneChildSupported) throw new Error(`clone children are not supported on ${Deno.build.arch}`);
-  runner ??= new Runner();
-  return runner.run(flags, job);
+  return runnerAt(0).run(flags, job);
+}
+
+const CLONE_PARENT = 0x8000;
+const P_PID = 1, WEXITED = 4;
+
+/**
+ * Runs `prepare` in a first child (clone with `flags`), which then runs `job` in a child of its own made
+ * with CLONE_PARENT, so the job's process is this process's child all the same, and exits. What `prepare`
+ * did to the first child's namespaces for its children (unshare(CLONE_NEWPID) after setns into a user
+ * namespace: a pid namespace owned by that user namespace, which a clone from here cannot make) holds for
+ * the job's process, which is pid 1 of such a namespace. Returns the job's ChildStart; the first child
+ * is reaped here. Its failure (from `prepare`) is reported as the ChildStart's failure.
+ */
+export function runInGrandchild(flags: number, prepare: () => void, job: () => ExecTarget): ChildStart {
+  const outer = runnerAt(0), inner = runnerAt(1); // both made here, never in a child
+  let result: ChildStart | null = null;
+  const first = outer.run(flags, () => {
+    prepare();
+    result = inner.run(CLONE_PARENT, job);
+    return null;
+  });
+  const si = new Uint8Array(128);
+  rawSyscall("waitid", P_PID, first.pid, addr(si), WEXITED, 0);
+  if (first.failure !== null || result === null) {
+    return { ...first, failure: first.failure ?? "the first child died" };
+  }
+  return result;
 }

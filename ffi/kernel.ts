@@ -125,9 +125,10 @@ export interface FsCalls {
   memfdCreate(name: string, flags: number): number;
   /**
    * mount_setattr(fd, "", AT_EMPTY_PATH[|AT_RECURSIVE]): sets and clears MOUNT_ATTR bits on the mount at
-   * `fd` (and, when `recursive`, on every mount below it).
+   * `fd` (and, when `recursive`, on every mount below it). With MOUNT_ATTR.IDMAP, `usernsFd` is the user
+   * namespace whose maps the mount applies to file owners.
    */
-  mountSetattr(fd: number, recursive: boolean, attrSet: number, attrClr: number): void;
+  mountSetattr(fd: number, recursive: boolean, attrSet: number, attrClr: number, usernsFd?: number): void;
 }
 
 /** Process, credential and namespace calls. */
@@ -172,6 +173,19 @@ export interface ProcCalls {
    * child has exec'd or died. The job must only make synchronous calls.
    */
   runInChild(flags: number, job: () => ExecTarget): ChildStart;
+  /**
+   * runInChild in two steps: a first child (clone `flags`) runs `prepare`, then runs `job` in a child of
+   * its own made with CLONE_PARENT (the caller's child all the same), and exits; the caller gets the
+   * job's ChildStart. For namespaces only a child can make for its children (a pid namespace owned by a
+   * joined user namespace).
+   */
+  runInGrandchild(flags: number, prepare: () => void, job: () => ExecTarget): ChildStart;
+  /**
+   * Starts a child in new namespaces `flags` that only waits (libc pause, no CLONE_VM, ffi/holder.ts), so
+   * the caller can write its uid/gid maps and open its /proc/PID/ns files; returns its pid. The caller
+   * kills (SIGKILL) and reaps it.
+   */
+  cloneHolder(flags: number): number;
   /** ptrace(PTRACE_TRACEME): the parent traces the caller, so its next execve stops it (SIGTRAP). */
   ptraceTraceMe(): void;
   /** ptrace(PTRACE_SETOPTIONS, pid, 0, options) on a stopped tracee. */

@@ -182,15 +182,15 @@ export const linuxFs: FsCalls = {
   memfdCreate(name, flags) {
     return sys("memfd_create", name, addr(cstr(name)), flags);
   },
-  mountSetattr(fd, recursive, attrSet, attrClr) {
+  mountSetattr(fd, recursive, attrSet, attrClr, usernsFd = 0) {
     // struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }
-    const attr = new BigUint64Array([BigInt(attrSet), BigInt(attrClr), 0n, 0n]);
+    const attr = new BigUint64Array([BigInt(attrSet), BigInt(attrClr), 0n, BigInt(usernsFd)]);
     const flags = AT.EMPTY_PATH | (recursive ? 0x8000 /* AT_RECURSIVE */ : 0);
     sys(
       "mount_setattr",
       `(${fd}, ${recursive ? "AT_RECURSIVE" : "0"}, set ${flagsOf(MOUNT_ATTRS, attrSet)}, clear ${
         flagsOf(MOUNT_ATTRS, attrClr)
-      })`,
+      }${usernsFd ? `, userns fd ${usernsFd}` : ""})`,
       fd,
       addr(cstr("")),
       flags,

@@ -18,7 +18,8 @@ import {
   signalName,
 } from "./names.ts";
 import { spawn } from "./spawn.ts";
-import { resetDispositions, runInChild } from "./clone_child.ts";
+import { resetDispositions, runInChild, runInGrandchild } from "./clone_child.ts";
+import { cloneHolder } from "./holder.ts";
 
 const PTRACE_TRACEME = 0, PTRACE_DETACH = 17, PTRACE_SETOPTIONS = 0x4200;
 
@@ -192,6 +193,8 @@ export const linuxProc: ProcCalls = {
   },
   spawn,
   runInChild,
+  runInGrandchild,
+  cloneHolder,
   ptraceTraceMe() {
     sys("ptrace", "PTRACE_TRACEME", PTRACE_TRACEME, 0, 0, 0);
   },

@@ -63,8 +63,31 @@ Deno.test("namespaces: pid is boot's, mount joins last, --network none forces a 
   const none = planNamespaces(cfg({ spec, network: "none" }));
   deepEqual(none.join.map((j) => j.path), ["/proc/1/ns/mnt"]);
   equal(none.unshare & CLONE.NEWNET, CLONE.NEWNET);
-  spec.linux!.namespaces = [{ type: "user" }];
-  throws(() => planNamespaces(cfg({ spec })), /user namespaces are not supported/);
+});
+
+Deno.test("namespaces: a new user namespace is the clone's, a joined one comes first; time is always new", () => {
+  const spec = defaultSpec();
+  spec.linux!.namespaces = [{ type: "user" }, { type: "uts" }, { type: "time" }];
+  const fresh = planNamespaces(cfg({ spec }));
+  equal(fresh.user, true);
+  equal(fresh.unshare, CLONE.NEWUTS | CLONE.NEWTIME | CLONE.NEWNS, "no CLONE_NEWUSER: the clone made it");
+  deepEqual(fresh.join, []);
+  spec.linux!.namespaces = [
+    { type: "network", path: "/n" },
+    { type: "mount", path: "/m" },
+    { type: "user", path: "/u" },
+  ];
+  const joined = planNamespaces(cfg({ spec }));
+  equal(joined.user, true);
+  deepEqual(joined.join.map((j) => [j.path, j.flag]), [
+    ["/u", CLONE.NEWUSER],
+    ["/n", CLONE.NEWNET],
+    ["/m", CLONE.NEWNS],
+  ]);
+  const exec = planNamespaces(cfg({ mode: "exec", join: [], timeOffsets: { boottime: { secs: 1 } } }));
+  equal(exec.unshare, CLONE.NEWTIME, "an exec gets a time namespace of its own with the container's offsets");
+  spec.linux!.namespaces = [{ type: "uts" }];
+  equal(planNamespaces(cfg({ spec })).user, false);
 });
 
 Deno.test("namespaces: the spec's mount entry decides: own, joined, or the runtime's (none)", () => {

@@ -78,7 +78,7 @@ const RULES: Array<[string, Mutator, string]> = [
   [
     "idmap option",
     (s) => s.mounts.push({ destination: "/data", type: "bind", source: "/x", options: ["idmap"] }),
-    "idmapped mounts are not supported",
+    "mounts[7]: idmap without uidMappings and gidMappings of its own needs the container's user namespace maps",
   ],
   [
     "idmap mappings",
@@ -89,7 +89,7 @@ const RULES: Array<[string, Mutator, string]> = [
         source: "/x",
         uidMappings: [{ containerID: 0, hostID: 1, size: 1 }],
       }),
-    "idmapped mounts are not supported",
+    "mounts[7]: uidMappings and gidMappings must be given together",
   ],
   [
     "two propagations",

@@ -5,7 +5,8 @@
  */
 import { CLD, EPOLL, Errno, isErrno, type Kernel, MNT_DETACH, O, P, SIGNALS, W } from "../../ffi/mod.ts";
 import type { Config } from "../config/config.ts";
-import type { Mount, Process, Spec } from "../specutils/spec.ts";
+import type { LinuxTimeOffset, Mount, Process, Spec } from "../specutils/spec.ts";
+import { parseTimeOffsets } from "../init/timens.ts";
 import { log } from "../log/log.ts";
 import { EventLoop } from "../urpc/eventloop.ts";
 import { type Handler, UrpcServer } from "../urpc/server.ts";
@@ -264,7 +265,12 @@ export class Loader {
    */
   execSpawn(process: Process, stdio: [number, number, number], detached = false): InitSpawn {
     if (this.status !== "running") throw new Error(`cannot exec in a ${this.status} container`);
-    const join = ["ipc", "uts", "network", "cgroup", "mount"].map((type) => ({
+    // The user namespace first: the others are owned by it (init/namespaces.ts orders them so). Only
+    // namespaces the container does not share with boot: from inside a user namespace, setns into one of
+    // boot's (the host's cgroup namespace, say) is refused.
+    const types = [...containerJoins(this.#args.spec), "ipc", "uts", "network", "cgroup", "mount"]
+      .filter((t) => !sharedWithBoot(this.pid, t));
+    const join = types.map((type) => ({
       type,
       path: `/proc/${this.pid}/ns/${type === "network" ? "net" : type === "mount" ? "mnt" : type}`,
     }));
@@ -277,6 +283,7 @@ export class Loader {
         process,
         mounts: [],
         join,
+        timeOffsets: containerTimeOffsets(this.#args.spec, this.pid),
         network: "sandbox",
         noPivot: false,
         cpuNum: this.#args.numCpu,
@@ -440,6 +447,27 @@ export function pidNamespace(spec: Spec): PidNamespace {
   const entry = spec.linux?.namespaces?.find((n) => n.type === "pid");
   if (!entry) return { kind: "inherit" };
   return entry.path ? { kind: "join", path: entry.path } : { kind: "new" };
+}
+
+/** The namespaces an exec joins only when the container has them: user. */
+function containerJoins(spec: Spec): string[] {
+  return spec.linux?.namespaces?.some((n) => n.type === "user") ? ["user"] : [];
+}
+
+/** True when process `pid` is in boot's own namespace of `type` (an OCI type name). */
+function sharedWithBoot(pid: number, type: string): boolean {
+  const file = type === "network" ? "net" : type === "mount" ? "mnt" : type;
+  try {
+    return Deno.readLinkSync(`/proc/${pid}/ns/${file}`) === Deno.readLinkSync(`/proc/self/ns/${file}`);
+  } catch {
+    return false; // the exec's own setns reports what is wrong
+  }
+}
+
+/** The offsets of the app's time namespace when the container has one (src/init/timens.ts). */
+function containerTimeOffsets(spec: Spec, pid: number): Record<string, LinuxTimeOffset> | undefined {
+  if (!spec.linux?.namespaces?.some((n) => n.type === "time")) return undefined;
+  return parseTimeOffsets(Deno.readTextFileSync(`/proc/${pid}/timens_offsets`));
 }
 
 /** init's environment: boot's own, minus what engines leak (the app gets spec.process.env at exec). */

@@ -10,7 +10,6 @@
 import {
   CLD,
   CLONE,
-  cloneChildSupported,
   Errno,
   errnoText,
   isErrno,
@@ -22,6 +21,9 @@ import {
 } from "../../ffi/mod.ts";
 import { READY } from "../init/config.ts";
 import { initJob } from "../init/child.ts";
+import { prepareClone } from "./userns.ts";
+import { clonedInits } from "./clone_inits.ts";
+import { isIdmapped } from "../specutils/idmap.ts";
 import { type CompiledFilter, compileSeccomp } from "../seccomp/compile.ts";
 import {
   type InitSpawn,
@@ -44,10 +46,7 @@ export interface InitProcess {
   close(): void;
 }
 
-/** True when inits run as clone children here (see the module comment). */
-export function clonedInits(): boolean {
-  return cloneChildSupported && Deno.env.get("RUNTS_INIT") !== "process";
-}
+export { clonedInits };
 
 /** A failed execve as runc words it: `exec /x: permission denied`. */
 export function execErrorText(path: string, errno: number): string {
@@ -78,16 +77,25 @@ function kill(k: Kernel, pid: number): void {
 /** Runs the init job in a clone child; returns its pid once the app's execve succeeded. */
 function cloneInit(k: Kernel, s: InitSpawn, traceUntilStart: boolean): number {
   const filter = compileFilter(s);
-  const { fds, config } = layoutInitFds(s, null);
-  const job = initJob(k, { config, fds, filter, traceUntilStart });
-  const flags = s.pidns.kind === "new" ? CLONE.NEWPID : 0;
-  const joined = s.pidns.kind === "join" ? s.pidns : { kind: "inherit" as const };
-  const r = withPidNamespace(k, joined, () => k.runInChild(flags, job));
-  if (r.failure !== null || r.execErrno !== 0) {
-    reap(k, r.pid);
-    throw new Error(r.failure ?? execErrorText(r.path, r.execErrno));
+  // A new user namespace and idmapped mounts are prepared here, before the clone (src/boot/userns.ts).
+  const prep = prepareClone(k, s);
+  try {
+    const { fds, config } = layoutInitFds(prep.spawn, null);
+    const job = initJob(k, { config, fds, filter, traceUntilStart, idMaps: prep.idMaps });
+    const flags = (s.pidns.kind === "new" ? CLONE.NEWPID : 0) | prep.flags;
+    const joined = s.pidns.kind === "join" ? s.pidns : { kind: "inherit" as const };
+    const first = prep.firstChild;
+    const r = first
+      ? k.runInGrandchild(0, first, job)
+      : withPidNamespace(k, joined, () => k.runInChild(flags, job));
+    if (r.failure !== null || r.execErrno !== 0) {
+      reap(k, r.pid);
+      throw new Error(r.failure ?? execErrorText(r.path, r.execErrno));
+    }
+    return r.pid;
+  } finally {
+    prep.close();
   }
-  return r.pid;
 }
 
 /** The clone path of createInit: the app, stopped at its first instruction, traced by boot. */
@@ -158,7 +166,27 @@ function createProcess(k: Kernel, s: InitSpawn, env: readonly string[]): InitPro
  * init's report when that fails; nothing of the child is left then.
  */
 export function createInit(k: Kernel, s: InitSpawn, env: readonly string[]): InitProcess {
-  return clonedInits() ? createCloned(k, s) : createProcess(k, s, env);
+  if (clonedInits()) return createCloned(k, s);
+  refuseProcessInit(s);
+  return createProcess(k, s, env);
+}
+
+/**
+ * A `runts init` process is a multi-threaded Deno: the kernel lets it neither create nor join a user
+ * namespace, and idmapped mounts are prepared on the clone path only.
+ */
+function refuseProcessInit(s: InitSpawn): void {
+  const spec = s.config.spec;
+  const user = s.config.mode === "create"
+    ? spec.linux?.namespaces?.some((n) => n.type === "user")
+    : s.config.join?.some((j) => j.type === "user");
+  const idmapped = s.config.mode === "create" && s.config.mounts.some(isIdmapped);
+  if (user || idmapped) {
+    throw new Error(
+      `${user ? "user namespaces" : "idmapped mounts"} need inits started as clone children ` +
+        `(x86_64, without RUNTS_INIT=process)`,
+    );
+  }
 }
 
 /**
@@ -175,6 +203,7 @@ export function execInit(k: Kernel, s: InitSpawn, env: readonly string[]): numbe
       throw new Error(msg.startsWith("exec: ") ? msg : `exec: ${msg}`);
     }
   }
+  refuseProcessInit(s);
   const started = spawnInit(k, s, env);
   try {
     startExecInit(k, started);

@@ -7,6 +7,7 @@
  */
 import { AT, type Kernel, MNT_DETACH, MS, O } from "../../ffi/mod.ts";
 import { parseProcCgroup } from "./layout.ts";
+import { bindWithFlags, ownCgroupDir, refusedInUserNamespace } from "../init/fallback_mounts.ts";
 
 const fdPath = (fd: number) => `/proc/self/fd/${fd}`;
 
@@ -23,6 +24,9 @@ function bindOwnCgroup(k: Kernel, top: number, dir: string, path: string, flags:
   const stageFd = openDir(stage);
   try {
     k.mount("cgroup", fdPath(stageFd), "cgroup", flags & ~MS.RDONLY, data);
+  } catch (e) {
+    k.unlinkat(top, stage, AT.REMOVEDIR);
+    throw e;
   } finally {
     k.close(stageFd);
   }
@@ -72,6 +76,7 @@ export function mountCgroupV1Tree(
   const perMount = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC);
   k.mount("tmpfs", target, "tmpfs", perMount, "mode=755");
   const top = reopen();
+  const openDir = (name: string) => k.open(name, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, top);
   try {
     for (const l of v1) {
       const named = l.controllers.find((c) => c.startsWith("name="));
@@ -82,6 +87,12 @@ export function mountCgroupV1Tree(
       try {
         if (l.path === "/") k.mount("cgroup", fdPath(sub), "cgroup", flags, data);
         else bindOwnCgroup(k, top, dir, l.path, flags, data);
+      } catch (e) {
+        // A user namespace without a cgroup namespace of its own may not mount hierarchies: runc binds.
+        if (!refusedInUserNamespace(e)) throw e;
+        const key = l.controllers.join(",");
+        const own = ownCgroupDir((h) => h.version === 1 && h.key === key);
+        bindWithFlags(k, own, fdPath(sub), () => openDir(dir), flags, false);
       } finally {
         k.close(sub);
       }

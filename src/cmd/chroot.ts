@@ -1,5 +1,6 @@
 /**
- * boot's own empty root (runsc's cmd/chroot.go): a read-only tmpfs holding /proc and, because a Deno
+ * boot's own empty root (runsc's cmd/chroot.go): a read-only tmpfs holding /proc, /sys and the default
+ * device nodes (what a container with a user namespace binds from its creator's root) and, because a Deno
  * process is dynamically linked and loads its modules from files, read-only binds of what a re-exec of
  * runts needs (the executable, the system libraries, the runts sources and Deno's cache).
  */
@@ -7,6 +8,7 @@ import { type Kernel, MNT_DETACH, MS, O } from "../../ffi/mod.ts";
 import { CLONE } from "../../ffi/mod.ts";
 import { self } from "../specutils/exe.ts";
 import { log } from "../log/log.ts";
+import { DEFAULT_DEVICES } from "../init/devices.ts";
 
 /** A host path to make visible read-only at the same place inside the chroot. */
 export interface ChrootBind {
@@ -40,6 +42,10 @@ export function chrootBinds(): { binds: ChrootBind[]; symlinks: Array<[string, s
     if (st.isSymlink) symlinks.push([Deno.readLinkSync(p), p]);
     else if (st.isDirectory) binds.push({ path: p, dir: true });
   }
+  // The nodes a container in a user namespace binds instead of mknod (src/init/devices.ts).
+  for (const d of DEFAULT_DEVICES) {
+    if (exists(d.path)) binds.push({ path: d.path, dir: false, writable: true });
+  }
   const exe = self().path;
   if (!exe.startsWith("/usr/")) binds.push({ path: exe, dir: false });
   const main = Deno.mainModule.startsWith("file://") ? new URL(Deno.mainModule).pathname : "";
@@ -55,8 +61,8 @@ function mkdirAll(path: string): void {
 }
 
 /**
- * setUpChroot: a private mount namespace for boot's main thread, a tmpfs root with /proc (a bind of the
- * host's: boot itself stays in the host pid namespace) and the re-exec binds, sealed read-only, then
+ * setUpChroot: a private mount namespace for boot's main thread, a tmpfs root with /proc and /sys (binds of
+ * the host's: boot itself stays in the host pid namespace) and the re-exec binds, sealed read-only, then
  * pivot_root into it. Synchronous throughout: only the main thread moves.
  */
 export function setUpChroot(k: Kernel, logDirs: readonly string[] = []): void {
@@ -71,6 +77,13 @@ export function setUpChroot(k: Kernel, logDirs: readonly string[] = []): void {
   k.mount("runts-root", chroot, "tmpfs", MS.NOSUID | MS.NODEV, "mode=755");
   mkdirAll(`${chroot}/proc`);
   k.mount("/proc", `${chroot}/proc`, "", MS.BIND | MS.REC);
+  // The kernel lets a user namespace's root mount sysfs only where a whole sysfs is already visible in
+  // the mount namespace (as proc): a container with a user namespace needs this one.
+  if (exists("/sys")?.isDirectory) {
+    mkdirAll(`${chroot}/sys`);
+    k.mount("/sys", `${chroot}/sys`, "", MS.BIND | MS.REC);
+    k.mount("", `${chroot}/sys`, "", MS.BIND | MS.REMOUNT | MS.RDONLY);
+  }
   mkdirAll(`${chroot}/etc`);
   mkdirAll(`${chroot}/tmp`); // init's staging point for the container root
   try {

@@ -2,7 +2,8 @@
  * `features`: the runtime-spec features document (features.md), claiming only what runts implements:
  * all hook stages, the mount options validation accepts, the namespaces init can create or join, the
  * capability names it knows, cgroups (docs/cgroups.md), seccomp where libseccomp is installed
- * (docs/security.md); no AppArmor, SELinux or idmapped mounts yet.
+ * (docs/security.md), user and time namespaces and idmapped bind mounts where init starts as a clone child
+ * (x86_64, docs/security.md); no AppArmor or SELinux.
  */
 import type { FlagSet } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
@@ -10,6 +11,7 @@ import { CAPABILITIES } from "../specutils/capabilities.ts";
 import { isBindMountOption } from "../specutils/mount_options.ts";
 import { VERSION, writeStdout } from "./cmd.ts";
 import { seccompFeatures } from "../seccomp/features.ts";
+import { clonedInits } from "../boot/clone_inits.ts";
 
 // mount(8) option names runc's features lists; only those validation accepts are claimed.
 const CANDIDATE_MOUNT_OPTIONS = [
@@ -21,6 +23,7 @@ const CANDIDATE_MOUNT_OPTIONS = [
   "diratime",
   "dirsync",
   "exec",
+  "idmap",
   "iversion",
   "lazytime",
   "loud",
@@ -46,6 +49,7 @@ const CANDIDATE_MOUNT_OPTIONS = [
   "rshared",
   "rslave",
   "runbindable",
+  "ridmap",
   "rw",
   "shared",
   "silent",
@@ -57,8 +61,11 @@ const CANDIDATE_MOUNT_OPTIONS = [
   "unbindable",
 ];
 
-/** The namespace types init creates or joins (user and time are refused). */
-const NAMESPACES = ["cgroup", "ipc", "mount", "network", "pid", "uts"];
+/** The namespace types init creates or joins; user and time only where inits are clone children. */
+function namespaces(): string[] {
+  const all = ["cgroup", "ipc", "mount", "network", "pid", "uts"];
+  return clonedInits() ? [...all, "time", "user"] : all;
+}
 
 /** The features document. */
 export function features(): Record<string, unknown> {
@@ -66,9 +73,11 @@ export function features(): Record<string, unknown> {
     ociVersionMin: "1.0.0",
     ociVersionMax: "1.2.0",
     hooks: ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-    mountOptions: CANDIDATE_MOUNT_OPTIONS.filter(isBindMountOption),
+    mountOptions: CANDIDATE_MOUNT_OPTIONS.filter((o) =>
+      isBindMountOption(o) && (clonedInits() || !o.endsWith("idmap"))
+    ),
     linux: {
-      namespaces: NAMESPACES,
+      namespaces: namespaces(),
       capabilities: [...CAPABILITIES],
       // cgroupfs on v1, v2 and hybrid layouts (docs/cgroups.md); no systemd (D-Bus) driver.
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
@@ -76,7 +85,7 @@ export function features(): Record<string, unknown> {
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      mountExtensions: { idmap: { enabled: clonedInits() } },
     },
     annotations: { "io.github.runts.version": VERSION },
   };

@@ -11,6 +11,7 @@ import { laterPause, testPause } from "../boot/test_pause.ts";
 import type { InitConfig } from "./config.ts";
 import { prepare, seal } from "./init.ts";
 import { applyRlimits } from "./process.ts";
+import { awaitIdMaps, type IdMapHandshake } from "./userns.ts";
 
 /** What a clone child's init job needs. */
 export interface ChildInit {
@@ -25,6 +26,11 @@ export interface ChildInit {
    * first instruction, until boot (its tracer) detaches at StartRoot.
    */
   traceUntilStart: boolean;
+  /**
+   * A new user namespace came with the clone: the handshake with boot's map writer, done first of all
+   * (its fds are the parent's numbers, before moveFds rearranges them).
+   */
+  idMaps?: IdMapHandshake | null;
 }
 
 /**
@@ -44,6 +50,7 @@ export function moveFds(k: Kernel, fds: ReadonlyMap<number, number>): void {
 export function initJob(k: Kernel, c: ChildInit): () => ExecTarget {
   return () => {
     const cfg = c.config;
+    if (c.idMaps) awaitIdMaps(k, c.idMaps);
     moveFds(k, c.fds);
     // While still boot's credentials: PTRACE_TRACEME records the tracee's credentials as its tracer's, and
     // an execve under a tracer without CAP_SYS_PTRACE would ignore set-id bits and file capabilities.

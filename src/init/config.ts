@@ -1,5 +1,5 @@
 /** What boot hands the init process: one JSON document in a memfd, plus the fds it names. */
-import type { Mount, Process, Spec } from "../specutils/spec.ts";
+import type { LinuxTimeOffset, Mount, Process, Spec } from "../specutils/spec.ts";
 
 /** The namespace paths an exec joins (those of the running container). */
 export interface JoinedNamespace {
@@ -40,6 +40,21 @@ export interface InitConfig {
    * each as its very first step. Absent or empty: init stays in boot's cgroups.
    */
   cgroupFds?: number[];
+  /**
+   * create mode: the root and bind source fds are detached trees already (boot made them, because init in
+   * a user namespace of its own may not copy mount trees of boot's namespace): used as they are.
+   */
+  sourcesDetached?: boolean;
+  /**
+   * create mode: the spec's user namespace (a path) was joined already, by boot's first child, which made
+   * the container's pid namespace in it (src/boot/userns.ts); init does not join it again.
+   */
+  userEntered?: boolean;
+  /**
+   * exec mode: the offsets of the container's time namespace, when it has one. The exec'd process gets a
+   * new time namespace with them instead of joining the container's (src/init/timens.ts says why).
+   */
+  timeOffsets?: Record<string, LinuxTimeOffset>;
   /** exec mode: the namespaces of the running container to join. */
   join?: JoinedNamespace[];
   /**

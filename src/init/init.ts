@@ -35,6 +35,9 @@ import {
   withHome,
 } from "./process.ts";
 import { capMask, lastCap } from "../specutils/capabilities.ts";
+import { becomeRoot, checkJoinedMaps } from "./userns.ts";
+import { applyTimeOffsets } from "./timens.ts";
+import { getNS } from "../specutils/namespaces.ts";
 import { type CompiledFilter, compileSeccomp, installFilter } from "../seccomp/compile.ts";
 
 const encoder = new TextEncoder();
@@ -88,6 +91,11 @@ export function prepare(
   const before = namespaceIds();
   const plan = planNamespaces(cfg);
   enterNamespaces(k, plan);
+  // Before init becomes the namespace's root: its /proc/self files belong to boot's uid until execve.
+  if (plan.unshare & CLONE.NEWTIME) {
+    applyTimeOffsets(k, cfg.mode === "exec" ? cfg.timeOffsets : cfg.spec.linux?.timeOffsets);
+  }
+  const groups = plan.user ? enteredUserNamespace(k, cfg) : true;
   // A network namespace of its own starts with `lo` down; runtimes bring it up (runc does).
   if (plan.unshare & CLONE.NEWNET) k.linkUp("lo");
   if (sources) {
@@ -111,9 +119,21 @@ export function prepare(
   // seccomp(2) needs no_new_privs or CAP_SYS_ADMIN. Without no_new_privs, init keeps CAP_SYS_ADMIN until
   // the filter is loaded and drops to the app's exact sets right after.
   const hold = filter && !p.noNewPrivileges ? CAP_SYS_ADMIN : 0n;
-  const sets = applyCredentials(k, p, cap, hold);
+  const sets = applyCredentials(k, p, cap, hold, groups);
   k.umask(p.user?.umask ?? 0o022);
   return { path, env, filter, dropTo: hold && !(sets.effective & hold) ? sets : null };
+}
+
+/**
+ * Right after the namespaces: a joined user namespace is checked against the spec's maps (create only:
+ * an exec joins the container's own), then init becomes the namespace's root (userns.ts). Returns
+ * whether setgroups is allowed there.
+ */
+function enteredUserNamespace(k: Kernel, cfg: InitConfig): boolean {
+  if (cfg.mode === "create" && getNS(cfg.spec, "user")?.path) {
+    checkJoinedMaps(cfg.spec.linux?.uidMappings, cfg.spec.linux?.gidMappings);
+  }
+  return becomeRoot(k);
 }
 
 /**

@@ -64,8 +64,22 @@ const PROPAGATION: Record<string, number> = {
   runbindable: MS.UNBINDABLE | MS.REC,
 };
 
-/** Options that only make sense to other tools and are ignored here. */
-const IGNORED = new Set(["defaults", "auto", "noauto", "user", "nouser", "_netdev", "nofail", "tmpcopyup"]);
+/**
+ * Options that only make sense to other tools and are ignored here; idmap and ridmap are boot's (it
+ * idmaps the detached tree before init attaches it, src/boot/idmap.ts).
+ */
+const IGNORED = new Set([
+  "defaults",
+  "auto",
+  "noauto",
+  "user",
+  "nouser",
+  "_netdev",
+  "nofail",
+  "tmpcopyup",
+  "idmap",
+  "ridmap",
+]);
 
 /** Propagation flags for a rootfsPropagation value, or undefined for an unknown one. */
 export function propagationFlags(name: string): number | undefined {

@@ -10,6 +10,8 @@ export interface NamespacePlan {
   unshare: number;
   /** exec: the running container's root, entered with chroot once the namespaces are joined. */
   root?: string;
+  /** init ends up in a user namespace of the container's (made by the clone, or joined first). */
+  user: boolean;
 }
 
 /**
@@ -27,13 +29,15 @@ export function mountNamespaceKind(spec: Spec): MountNamespaceKind {
 
 /**
  * Works out which namespaces init joins and which it creates, exactly as the spec lists them. The pid
- * namespace is boot's business (a process cannot move itself into a new one), user namespaces cannot be
- * entered by a multi-threaded process, and mount is joined last, because the other paths are resolved in
+ * namespace is boot's business (a process cannot move itself into a new one), and so is a new user
+ * namespace (CLONE_NEWUSER in the clone flags, src/boot/userns.ts). A joined user namespace comes first, so
+ * that the others are entered with its privileges, and mount last, because the other paths are resolved in
  * the current mount namespace. Without a mount entry the container stays in the runtime's (buildRoot then
  * chroots instead of pivoting).
  */
 export function planNamespaces(cfg: InitConfig): NamespacePlan {
-  const plan: NamespacePlan = { join: [], unshare: 0 };
+  const plan: NamespacePlan = { join: [], unshare: 0, user: false };
+  let user: { path: string; flag: number } | undefined;
   const entries = cfg.mode === "exec"
     ? (cfg.join ?? []).map((j) => ({ type: j.type, path: j.path }))
     : cfg.spec.linux?.namespaces ?? [];
@@ -42,8 +46,11 @@ export function planNamespaces(cfg: InitConfig): NamespacePlan {
     if (!isNamespaceType(ns.type)) throw new Error(`namespace type ${JSON.stringify(ns.type)} is not known`);
     const flag = NAMESPACE_FLAGS[ns.type];
     if (ns.type === "pid") continue;
-    if (ns.type === "user") throw new Error("user namespaces are not supported by runts yet");
-    if (ns.type === "time") throw new Error("time namespaces are not supported by runts yet");
+    if (ns.type === "user") {
+      plan.user = true;
+      if (ns.path && !cfg.userEntered) user = { path: ns.path, flag };
+      continue;
+    }
     if (ns.type === "network" && cfg.network === "host") continue;
     if (ns.type === "network" && cfg.network === "none") {
       plan.unshare |= flag;
@@ -57,6 +64,8 @@ export function planNamespaces(cfg: InitConfig): NamespacePlan {
     }
   }
   if (cfg.mode === "create" && cfg.network === "none") plan.unshare |= CLONE.NEWNET;
+  if (cfg.mode === "exec" && cfg.timeOffsets) plan.unshare |= CLONE.NEWTIME;
+  if (user) plan.join.unshift(user);
   if (mount) plan.join.push(mount);
   if (cfg.mode === "exec" && cfg.joinRoot) plan.root = cfg.joinRoot;
   return plan;

@@ -129,9 +129,11 @@ export function applyOomScoreAdj(p: Process): void {
 /**
  * Switches to the process's uid, gid and groups, then sets the five capability sets and no_new_privs.
  * `hold` (a cap mask) stays in the effective and permitted sets on top of the process's, when init has it,
- * for init's last steps; returns the process's exact sets, to drop to once those are done.
+ * for init's last steps; returns the process's exact sets, to drop to once those are done. `groups` false
+ * means setgroups(2) is denied (a user namespace whose setgroups file says "deny"): the groups are left
+ * as they are (none), and asking for additional gids is an error.
  */
-export function applyCredentials(k: Kernel, p: Process, lastCap: number, hold = 0n): CapSets {
+export function applyCredentials(k: Kernel, p: Process, lastCap: number, hold = 0n, groups = true): CapSets {
   const caps = p.capabilities ?? {};
   const bounding = capMask(caps.bounding);
   for (let c = 0; c <= lastCap; c++) {
@@ -139,7 +141,10 @@ export function applyCredentials(k: Kernel, p: Process, lastCap: number, hold = 
   }
   k.prctl(PR.SET_KEEPCAPS, 1);
   const user = p.user ?? { uid: 0, gid: 0 };
-  k.setgroups(user.additionalGids ?? []);
+  if (groups) k.setgroups(user.additionalGids ?? []);
+  else if (user.additionalGids?.length) {
+    throw new Error("process.user.additionalGids: setgroups is denied in this user namespace");
+  }
   k.setresgid(user.gid);
   k.setresuid(user.uid);
   k.prctl(PR.SET_KEEPCAPS, 0);

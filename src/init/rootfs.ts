@@ -17,6 +17,7 @@ import type { InitConfig } from "./config.ts";
 import { mountCgroupV1Tree } from "../cgroups/mount.ts";
 import { type MountNamespaceKind, mountNamespaceKind } from "./namespaces.ts";
 import { openRootfs } from "../specutils/rootfs.ts";
+import { mountOrBind } from "./fallback_mounts.ts";
 
 /** Detached copies of the root and of every bind source, taken before init leaves boot's mount namespace. */
 export interface Sources {
@@ -55,6 +56,7 @@ function detachAndClose(k: Kernel, fd: number, recursive: boolean): number {
 
 /** Opens and detaches the root and the bind sources (by fd when the wrapper gave one, else by path). */
 export function takeSources(k: Kernel, cfg: InitConfig): Sources {
+  if (cfg.sourcesDetached) return { root: cfg.rootFd!, binds: { ...cfg.bindFds }, rootDir: null };
   const rootFd = cfg.rootFd ?? openRootfs(k, cfg.spec.root!.path);
   // In a shared mount namespace the root directory itself is kept: the root is bound over it (h3's model).
   const shared = mountNamespaceKind(cfg.spec) === "shared";
@@ -162,7 +164,9 @@ export function mountEntry(k: Kernel, rootFd: number, m: Mount, tree?: number): 
       const fstype = m.type === "cgroup" ? "cgroup2" : m.type ?? "";
       // On a host with v1 hierarchies, "cgroup" is runc's tree of v1 mounts (src/cgroups/mount.ts).
       const v1Tree = m.type === "cgroup" && mountCgroupV1Tree(k, fdPath(dest), reopen, opts.flags);
-      if (!v1Tree) k.mount(m.source || fstype, fdPath(dest), fstype, opts.flags, opts.data || undefined);
+      if (!v1Tree) {
+        mountOrBind(k, m.source || fstype, fdPath(dest), reopen, fstype, opts.flags, opts.data || undefined);
+      }
     } finally {
       k.close(dest);
     }

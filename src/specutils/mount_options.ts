@@ -40,6 +40,9 @@ const FLAG_OPTIONS: ReadonlySet<string> = new Set([
   "loud",
   // Recursive read-only (runc's "rro"): read-only on the mount and every submount.
   "rro",
+  // Idmapped bind mounts (runtime-spec 1.2): mount_setattr(MOUNT_ATTR_IDMAP), never mount(2) data.
+  "idmap",
+  "ridmap",
 ]);
 
 /** Propagation options; also the values `linux.rootfsPropagation` may take. */
@@ -53,9 +56,6 @@ export const PROPAGATION_OPTIONS: ReadonlySet<string> = new Set([
   "unbindable",
   "runbindable",
 ]);
-
-/** Option names that request an idmapped mount (rejected: runts does not support them). */
-export const IDMAP_OPTIONS: ReadonlySet<string> = new Set(["idmap", "ridmap"]);
 
 /** True when `name` may appear in a bind mount's options (a flag or a propagation option). */
 export function isBindMountOption(name: string): boolean {

@@ -13,16 +13,11 @@ import {
 import { IOPRIO_CLASS, RLIMIT, SCHED_FLAG, SCHED_POLICY } from "../../ffi/mod.ts";
 import { isCapability } from "./capabilities.ts";
 import { SpecError } from "./errors.ts";
-import {
-  IDMAP_OPTIONS,
-  isBindMount,
-  isBindMountOption,
-  isPropagationOption,
-  PROPAGATION_OPTIONS,
-} from "./mount_options.ts";
+import { isBindMount, isBindMountOption, isPropagationOption, PROPAGATION_OPTIONS } from "./mount_options.ts";
 import { isNamespaceType } from "./namespaces.ts";
 import { isSysctlName, sysctlNamespace } from "./sysctl.ts";
 import { isAbs } from "./path.ts";
+import { mountIdMap, validateMountIdMap, validateUserNamespace } from "./idmap.ts";
 import type { Hook, Linux, LinuxSeccomp, Mount, Process, Spec } from "./spec.ts";
 
 // ---------------------------------------------------------------------------------------------------
@@ -344,13 +339,16 @@ export function validateSpec(spec: Spec): string[] {
     if (utf8Length(name) > HOST_NAME_MAX) fail(`${key} ${quote(name)} is longer than ${HOST_NAME_MAX} bytes`);
   }
 
-  (spec.mounts ?? []).forEach((m, i) => validateMount(m, `mounts[${i}]`, warnings));
+  (spec.mounts ?? []).forEach((m, i) => {
+    validateMount(m, `mounts[${i}]`, warnings);
+    mountIdMap(m, spec.linux, `mounts[${i}]`);
+  });
   for (const stage of HOOK_STAGES) {
     const hooks = (spec.hooks as Record<string, Hook[] | undefined> | undefined)?.[stage] ?? [];
     hooks.forEach((h, i) => validateHook(h, `hooks.${stage}[${i}]`));
   }
   validateAnnotations(spec.annotations ?? {});
-  if (spec.linux) validateLinux(spec.linux, warnings);
+  if (spec.linux) validateLinux(spec.linux, spec.process, warnings);
   return warnings;
 }
 
@@ -422,22 +420,25 @@ function validateProcess(p: Process, warnings: string[]): void {
 
 /**
  * Validates one mount (structure and semantics); `path` names it in messages, e.g. `mounts[2]`. Rules:
- * absolute destination; no idmapped mounts; at most one propagation option; a bind mount (type "bind" or a
- * bind/rbind option) needs a source. Filesystem options on a bind mount (`mode=755`, `size=1k`) are
- * accepted and ignored, as runc does (mount(2) ignores the data of MS_BIND); `warnings` gets a line.
+ * absolute destination; idmapped mounts as idmap.ts says; at most one propagation option; a bind mount
+ * (type "bind" or a bind/rbind option) needs a source. Filesystem options on a bind mount (`mode=755`,
+ * `size=1k`) are accepted and ignored, as runc does (mount(2) ignores the data of MS_BIND); `warnings` gets
+ * a line.
  */
+/** Options of a bind mount that are not mount(8) flags but are not ignored either. */
+const BIND_EXTRAS = new Set(["rro", "idmap", "ridmap"]);
+
 export function validateMount(m: Mount, path: string, warnings?: string[]): void {
   checkShape(m, MOUNT, path);
   if (!m.destination) fail(`${path}.destination must not be empty`);
   requireAbsolute(m.destination, `${path}.destination`);
-  if (m.uidMappings?.length || m.gidMappings?.length) fail(`${path}: idmapped mounts are not supported`);
   const options = m.options ?? [];
   const bind = isBindMount(m);
+  validateMountIdMap(m, path, bind);
   let propagation: string | undefined;
   const ignored: string[] = [];
   options.forEach((o, i) => {
     const at = `${path}.options[${i}]`;
-    if (IDMAP_OPTIONS.has(o)) fail(`${at} ${quote(o)}: idmapped mounts are not supported`);
     if (isPropagationOption(o)) {
       if (propagation !== undefined) {
         fail(
@@ -448,7 +449,7 @@ export function validateMount(m: Mount, path: string, warnings?: string[]): void
       }
       propagation = o;
     }
-    if (bind && !isBindMountOption(o)) ignored.push(o);
+    if (bind && !isBindMountOption(o) && !BIND_EXTRAS.has(o)) ignored.push(o);
   });
   if (bind && !m.source) fail(`${path}.source must be defined for a bind mount`);
   if (ignored.length) {
@@ -473,7 +474,7 @@ function validateAnnotations(annotations: Record<string, string>): void {
   }
 }
 
-function validateLinux(l: Linux, warnings: string[]): void {
+function validateLinux(l: Linux, process: Process, warnings: string[]): void {
   const types = new Set<string>();
   (l.namespaces ?? []).forEach((ns, i) => {
     const at = `linux.namespaces[${i}]`;
@@ -487,10 +488,14 @@ function validateLinux(l: Linux, warnings: string[]): void {
     if (types.has(ns.type)) fail(`${at}: duplicate namespace type ${quote(ns.type)}`);
     types.add(ns.type);
     if (ns.path) requireAbsolute(ns.path, `${at}.path`);
+    if (ns.type === "time" && ns.path) {
+      fail(
+        `${at}: joining a time namespace by path is not supported by runts (the kernel lets only a process ` +
+          "alone in its address space enter one, and init shares boot's until execve); a new one is",
+      );
+    }
   });
-  for (const k of ["uidMappings", "gidMappings"] as const) {
-    if (l[k]?.length && !types.has("user")) fail(`linux.${k} requires a user namespace`);
-  }
+  validateUserNamespace(l, process);
   for (const [clock, off] of Object.entries(l.timeOffsets ?? {})) {
     if (!TIME_CLOCKS.has(clock)) {
       fail(`linux.timeOffsets: unknown clock ${quote(clock)} (monotonic or boottime)`);

@@ -443,7 +443,12 @@ Deno.test("features claims only implemented things", () => {
   assert.ok(!f.mountOptions.includes("iversion"), "options validation refuses are not claimed");
   assert.equal(typeof (f.linux.seccomp as { enabled: boolean }).enabled, "boolean");
   assert.ok((f.linux.namespaces as string[]).includes("pid"));
-  assert.ok(!(f.linux.namespaces as string[]).includes("user"));
+  assert.deepEqual(
+    [...(f.linux.namespaces as string[])].sort(),
+    ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
+  );
+  assert.ok(f.mountOptions.includes("idmap") && f.mountOptions.includes("ridmap"));
+  assert.deepEqual(f.linux.mountExtensions, { idmap: { enabled: true } });
 });
 
 Deno.test("output formats: ps table, list table, intervals", () => {

@@ -304,7 +304,8 @@ export interface Scenario<E> {
 
 /**
  * Runs every scenario with every runtime as test steps named "<runtime>: <scenario>", recording each
- * outcome in `table`. A failing step fails the test, whichever runtime it was.
+ * outcome in `table`. A failing step fails the test, whichever runtime it was. $RUNTS_SCENARIO_FILTER
+ * narrows the scenarios to those whose names match it.
  */
 export async function runScenarios<E>(
   t: Deno.TestContext,
@@ -314,7 +315,10 @@ export async function runScenarios<E>(
   table: ScenarioTable,
 ): Promise<void> {
   let n = 0;
+  // RUNTS_SCENARIO_FILTER (a regular expression) runs only the scenarios whose names match it.
+  const only = Deno.env.get("RUNTS_SCENARIO_FILTER");
   for (const s of scenarios) {
+    if (only && !new RegExp(only).test(s.name)) continue;
     for (const rt of rts) {
       const name = `${rt.name}-${(n++).toString(36)}-${crypto.randomUUID().slice(0, 6)}`;
       const passed = await t.step(`${rt.name}: ${s.name}`, () => s.fn(env, { rt, name }));

@@ -5,6 +5,10 @@
  * of the test rootfs.
  */
 import { Holder, type Result, rootfsTarball, type ScenarioContext, which } from "./engines.ts";
+import { SubidUser } from "../util/subids.ts";
+
+/** The subordinate ids --userns=auto takes ranges from (a user of the test's own, see Podman.start). */
+export const AUTO_SUBIDS = { start: 0, size: 0 };
 
 /** The test rootfs as podman's image. */
 export const IMAGE = "localhost/busybox:runts-test";
@@ -12,7 +16,7 @@ const CONF_TEMPLATE = new URL("./containers.conf", import.meta.url).pathname;
 
 /** podman with private state, inside a namespace holder. */
 export class Podman {
-  constructor(readonly h: Holder) {}
+  constructor(readonly h: Holder, readonly autoUser: SubidUser | null = null) {}
 
   get conf(): string {
     return `${this.h.dir}/containers.conf`;
@@ -40,7 +44,11 @@ export class Podman {
   }
 
   get env(): Record<string, string> {
-    return { CONTAINERS_CONF: this.conf, TMPDIR: `${this.h.dir}/tmp` };
+    return {
+      CONTAINERS_CONF: this.conf,
+      CONTAINERS_STORAGE_CONF: `${this.h.dir}/storage.conf`,
+      TMPDIR: `${this.h.dir}/tmp`,
+    };
   }
 
   run(args: string[], stdin?: string): Promise<Result> {
@@ -86,7 +94,16 @@ export class Podman {
         .replaceAll("@RUNC@", runc);
       for (const d of ["root", "runroot", "tmp", "cni"]) Deno.mkdirSync(`${h.dir}/${d}`);
       Deno.writeTextFileSync(`${h.dir}/containers.conf`, conf);
-      const pm = new Podman(h);
+      // --userns=auto takes its ranges from this user's /etc/subuid and /etc/subgid entries.
+      const auto = new SubidUser("runtsauto");
+      AUTO_SUBIDS.start = auto.subStart;
+      AUTO_SUBIDS.size = auto.subSize;
+      Deno.writeTextFileSync(
+        `${h.dir}/storage.conf`,
+        `[storage]\ndriver = "vfs"\nrunroot = "${h.dir}/runroot"\ngraphroot = "${h.dir}/root"\n` +
+          `[storage.options]\nroot-auto-userns-user = "${auto.name}"\n`,
+      );
+      const pm = new Podman(h, auto);
       await rootfsTarball(`${h.dir}/rootfs.tar`);
       await pm.ok(["import", `${h.dir}/rootfs.tar`, IMAGE]);
       return pm;

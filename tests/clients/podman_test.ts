@@ -15,7 +15,7 @@ import {
   shQuote,
   waitFor,
 } from "./engines.ts";
-import { Podman } from "./podman.ts";
+import { AUTO_SUBIDS, Podman } from "./podman.ts";
 
 const skip = Deno.uid() !== 0
   ? "needs root"
@@ -308,6 +308,47 @@ const scenarios: Scenario<Podman>[] = [
     },
   },
   {
+    name: "--uidmap 0:100000:65536: root inside is 100000 on the host, exec joins",
+    fn: withContainer(async (pm, ctx) => {
+      const map = ["--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"];
+      const r = await pm.runRm(ctx, map, [
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; touch /made && stat -c %u /made",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).join(" ")), [
+        "0",
+        "0 100000 65536",
+        "0",
+      ]);
+      const pid = await pm.detached(ctx, ["sleep", "1000"], map);
+      assert.match(
+        Deno.readTextFileSync(`/proc/${pid}/status`),
+        /^Uid:\s+100000\s+100000\s+100000\s+100000$/m,
+      );
+      const ex = await pm.run(["exec", ctx.name, "cat", "/proc/self/uid_map"]);
+      assert.equal(ex.code, 0, ex.stderr);
+      assert.equal(ex.stdout.trim().split(/\s+/).join(" "), "0 100000 65536");
+    }),
+  },
+  {
+    name: "--userns=auto: a range of its own from the containers user's subuids",
+    fn: async (pm, ctx) => {
+      const r = await pm.runRm(ctx, ["--userns", "auto:size=1024"], [
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const [uid, map] = r.stdout.trim().split("\n");
+      assert.equal(uid, "0");
+      const [inside, host, size] = map.trim().split(/\s+/).map(Number);
+      assert.deepEqual([inside, size], [0, 1024]);
+      assert.ok(host >= AUTO_SUBIDS.start && host + size <= AUTO_SUBIDS.start + AUTO_SUBIDS.size, map);
+    },
+  },
+  {
     name: "default network (bridge in the holder's netns)",
     fn: async (pm, ctx) => {
       const r = await pm.runRm(ctx, [], ["sh", "-c", "ip -o -4 addr show eth0; ping -c1 -W2 10.88.0.1"]);
@@ -329,7 +370,11 @@ Deno.test({
   try {
     await runScenarios(t, pm, scenarios, rts, table);
   } finally {
-    await pm.h.stop();
-    table.print();
+    try {
+      await pm.h.stop();
+    } finally {
+      pm.autoUser?.remove();
+      table.print();
+    }
   }
 });

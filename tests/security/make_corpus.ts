@@ -7,7 +7,7 @@
  * (one directory per case: config.json, mounts.json when the case has a mount list, expect.txt).
  */
 import { defaultSpec } from "../../src/specutils/default_spec.ts";
-import type { Spec } from "../../src/specutils/spec.ts";
+import type { LinuxIDMapping, Spec } from "../../src/specutils/spec.ts";
 
 /** One case. */
 export interface CorpusCase {
@@ -144,6 +144,22 @@ const dropNs = (type: string): Mutation => (s) => {
   s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== type);
 };
 
+const range = (containerID: number, hostID: number, size: number) => ({ containerID, hostID, size });
+const userns = (uids: LinuxIDMapping[], gids: LinuxIDMapping[] = uids): Mutation => (s) => {
+  s.linux!.namespaces!.push({ type: "user" });
+  s.linux!.uidMappings = uids;
+  s.linux!.gidMappings = gids;
+};
+
+const idmapped = (source: string, options: string[]) => ({
+  destination: "/x",
+  type: "bind",
+  source,
+  options,
+  uidMappings: [range(0, 100000, 10)],
+  gidMappings: [range(0, 100000, 10)],
+});
+
 /** Well-formed documents with hostile or impossible settings. */
 const HOSTILE: Array<[string, Mutation, string, boolean?]> = [
   ["oci-version-2", (s) => (s.ociVersion = "2.0.0"), 'ociVersion "2.0.0" is not supported'],
@@ -216,20 +232,41 @@ const HOSTILE: Array<[string, Mutation, string, boolean?]> = [
     "at most one propagation",
   ],
   [
-    "idmap-option",
+    "idmap-without-userns",
     (s) => s.mounts!.push({ destination: "/x", type: "bind", source: "/tmp", options: ["idmap"] }),
-    "idmapped mounts are not supported",
+    "idmap without uidMappings and gidMappings of its own needs the container's user namespace maps",
   ],
   [
-    "idmap-mappings",
+    "idmap-uid-only",
+    (s) => s.mounts!.push({ ...idmapped("/tmp", ["idmap"]), gidMappings: undefined }),
+    "uidMappings and gidMappings must be given together",
+  ],
+  [
+    "idmap-and-ridmap",
+    (s) => s.mounts!.push(idmapped("/tmp", ["rbind", "idmap", "ridmap"])),
+    "at most one of idmap",
+  ],
+  [
+    "idmap-not-bind",
+    (s) => s.mounts!.push({ ...idmapped("tmpfs", ["idmap"]), type: "tmpfs" }),
+    "idmapped mounts are supported for bind mounts only",
+  ],
+  [
+    "idmap-overlap",
     (s) =>
-      s.mounts!.push({
-        destination: "/x",
-        type: "bind",
-        source: "/tmp",
-        uidMappings: [{ containerID: 0, hostID: 0, size: 1 }],
-      }),
-    "idmapped mounts are not supported",
+      s.mounts!.push({ ...idmapped("/tmp", ["idmap"]), gidMappings: [range(0, 1, 10), range(5, 100, 1)] }),
+    "gidMappings\\[1\\] overlaps",
+  ],
+  [
+    "idmap-size-0",
+    (s) => s.mounts!.push({ ...idmapped("/tmp", []), uidMappings: [range(0, 1, 0)] }),
+    "size must be at least 1",
+  ],
+  [
+    "idmap-unsupported-fs",
+    (s) => s.mounts!.push(idmapped("/proc/sys", ["bind", "idmap"])),
+    "idmapping /proc/sys: mount_setattr.*EINVAL",
+    true,
   ],
   [
     "bind-missing-source",
@@ -263,11 +300,65 @@ const HOSTILE: Array<[string, Mutation, string, boolean?]> = [
   ["duplicate-namespace", (s) => s.linux!.namespaces!.push({ type: "ipc" }), "duplicate namespace type"],
   ["relative-namespace-path", withNsPath("network", "proc/1/ns/net"), "must be absolute"],
   ["missing-namespace-path", withNsPath("ipc", "/proc/999999999/ns/ipc"), "999999999", true],
+  ["userns-without-maps", (s) => s.linux!.namespaces!.push({ type: "user" }), "needs linux.uidMappings and"],
+  ["userns-only-uid-map", userns([range(0, 100000, 65536)], []), "got no gidMappings"],
+  ["userns-empty-map", userns([], [range(0, 100000, 65536)]), "got no uidMappings"],
+  ["userns-size-0", userns([range(0, 100000, 0)]), "uidMappings\\[0\\].size must be at least 1"],
   [
-    "user-namespace",
-    (s) => s.linux!.namespaces!.push({ type: "user" }),
-    "user namespaces are not supported",
+    "userns-overlap-container",
+    userns([range(0, 100000, 1000), range(500, 300000, 1000)]),
+    "uidMappings\\[1\\] overlaps linux.uidMappings\\[0\\] on the container side",
+  ],
+  [
+    "userns-overlap-host",
+    userns([range(0, 100000, 1000), range(5000, 100500, 10)]),
+    "overlaps linux.uidMappings\\[0\\] on the host side",
+  ],
+  ["userns-wraps", userns([range(0, 4294967000, 1000)]), "goes past the highest id"],
+  [
+    "userns-too-many-ranges",
+    userns(Array.from({ length: 341 }, (_, i) => range(i, 100000 + i, 1))),
+    "at most 340",
+  ],
+  ["userns-root-unmapped", userns([range(1, 100001, 65535)]), "must map container uid 0"],
+  [
+    "userns-user-unmapped",
+    (s) => {
+      userns([range(0, 100000, 1000)])(s);
+      s.process!.user = { uid: 5000, gid: 0 };
+    },
+    "process.user.uid 5000 is not mapped",
+  ],
+  [
+    "userns-group-unmapped",
+    (s) => {
+      userns([range(0, 100000, 1000)])(s);
+      s.process!.user = { uid: 0, gid: 0, additionalGids: [7000] };
+    },
+    "gid 7000 is not mapped",
+  ],
+  [
+    "userns-late-mount-failure",
+    (s) => {
+      userns([range(0, 100000, 65536)])(s);
+      s.mounts!.push({ destination: "/tmp", type: "runtsnosuchfs", source: "none" });
+    },
+    "mount /tmp: .*ENODEV",
     true,
+  ],
+  [
+    "userns-path-not-userns",
+    (s) => s.linux!.namespaces!.push({ type: "user", path: "/proc/self/ns/net" }),
+    "setns.*EINVAL",
+    true,
+  ],
+  [
+    "timens-join-with-offsets",
+    (s) => {
+      s.linux!.namespaces!.push({ type: "time", path: "/proc/1/ns/time" });
+      s.linux!.timeOffsets = { boottime: { secs: 1 } };
+    },
+    "joining a time namespace by path is not supported",
   ],
   [
     "mappings-without-userns",
@@ -454,8 +545,8 @@ const MOUNT_LISTS: Array<[string, string, string]> = [
   ["mounts-bind-no-source", '[{"destination": "/x", "type": "bind"}]', "source must be defined"],
   [
     "mounts-idmap",
-    '[{"destination": "/x", "type": "bind", "source": "/tmp", "options": ["ridmap"]}]',
-    "idmapped",
+    '[{"destination": "/x", "type": "tmpfs", "options": ["ridmap"]}]',
+    "idmapped mounts are supported for bind mounts only",
   ],
   [
     "mounts-options-object",
