@@ -438,7 +438,6 @@ export function validateMount(m: Mount, path: string, warnings?: string[]): void
   let propagation: string | undefined;
   const ignored: string[] = [];
   options.forEach((o, i) => {
-    const at = `${path}.options[${i}]`;
     if (isPropagationOption(o)) {
       if (propagation !== undefined) {
         fail(
