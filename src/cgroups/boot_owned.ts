@@ -63,7 +63,7 @@ export function createOwnedCgroups(
   const name = ownedName(id);
   const dirs: Record<string, string> = {};
   for (const h of layout.hierarchies) {
-    const path = h.version === 1 ? cgroupPathIn(h, { path: name, relative: true }) : `/${name}`;
+    const path = h.version === 1 ? cgroupPathIn(h, { path: name, relative: true }, layout.mode) : `/${name}`;
     dirs[h.key] = directoryOf(h, path);
   }
   for (const d of Object.values(dirs)) if (fs.exists(d)) throw new Error(`cgroup ${d} already exists`);

@@ -46,7 +46,7 @@ function parentOf(dir: string): string {
 /** The directory of the container in each usable hierarchy of `layout`. */
 export function plannedDirs(layout: Layout, target: CgroupTarget): Record<string, string> {
   const dirs: Record<string, string> = {};
-  for (const h of layout.hierarchies) dirs[h.key] = directoryOf(h, cgroupPathIn(h, target));
+  for (const h of layout.hierarchies) dirs[h.key] = directoryOf(h, cgroupPathIn(h, target, layout.mode));
   return dirs;
 }
 

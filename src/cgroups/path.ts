@@ -1,13 +1,13 @@
 /**
  * Where a container's cgroup goes, from `linux.cgroupsPath`:
  * - absolute ("/libpod_parent/libpod-ID"): that path from the root of every hierarchy;
- * - relative ("a/b"): below the caller's own cgroup in each hierarchy (runc's rule);
- * - empty: "/ID" from the root (runsc's default);
+ * - relative ("a/b"), and empty (as "ID"): where runc's drivers put a relative path (see cgroupPathIn),
+ *   so the container stays inside the caller's cgroup and the limits put on the caller still hold;
  * - with --systemd-cgroup, the systemd form "slice:prefix:name" (empty: "system.slice:runts:ID"). runts
  *   does not talk to systemd: it creates the directories systemd would use for that unit,
  *   /<expanded slice>/<prefix>-<name>.scope (a name ending in ".slice" is a slice of its own).
  */
-import { type Hierarchy, isWithin } from "./layout.ts";
+import { type Hierarchy, isWithin, type LayoutMode } from "./layout.ts";
 
 /** A resolved cgroupsPath. */
 export interface CgroupTarget {
@@ -78,7 +78,7 @@ export function resolveCgroupsPath(
   systemd: boolean,
 ): CgroupTarget {
   if (systemd) return { path: systemdPath(cgroupsPath ?? "", id), relative: false };
-  if (!cgroupsPath) return { path: `/${id}`, relative: false };
+  if (!cgroupsPath) return { path: id, relative: true };
   if (cgroupsPath.startsWith("/")) {
     const path = cleanPath(cgroupsPath);
     if (path === "/") throw new Error("cgroupsPath must not be the root cgroup");
@@ -89,10 +89,23 @@ export function resolveCgroupsPath(
   return { path, relative: true };
 }
 
-/** The cgroup path of `target` in hierarchy `h` (relative targets hang below our own cgroup there). */
-export function cgroupPathIn(h: Hierarchy, target: CgroupTarget): string {
+/**
+ * The cgroup path of `target` in hierarchy `h` of a `mode` layout. A relative target goes where runc
+ * (1.1, and its main branch) puts it:
+ * - a v1 hierarchy: below our own cgroup (libcontainer's fs driver, GetOwnCgroupPath);
+ * - pure v2: below the parent of our own cgroup (fs2's defaultDirPath: our own cgroup holds processes,
+ *   so it could not enable controllers for a child);
+ * - the unified hierarchy of a hybrid host: from its root (fs joins /sys/fs/cgroup/unified/<path>).
+ */
+export function cgroupPathIn(h: Hierarchy, target: CgroupTarget, mode: LayoutMode): string {
   if (!target.relative) return target.path;
   // Our own cgroup as the mount shows it: outside the mount's root it cannot be reached.
   const own = isWithin(h.own, h.mountRoot) ? h.own : h.mountRoot;
-  return own === "/" ? `/${target.path}` : `${own}/${target.path}`;
+  let base = own;
+  if (h.version === 2 && mode === "hybrid") base = h.mountRoot;
+  else if (h.version === 2) {
+    const up = own.slice(0, own.lastIndexOf("/")) || "/";
+    base = isWithin(up, h.mountRoot) ? up : h.mountRoot;
+  }
+  return base === "/" ? `/${target.path}` : `${base}/${target.path}`;
 }

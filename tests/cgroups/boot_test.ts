@@ -22,7 +22,9 @@ function ownedDirs(id: string): string[] {
   return layout.hierarchies.map((h) =>
     directoryOf(
       h,
-      h.version === 1 ? cgroupPathIn(h, { path: `runts-${id}`, relative: true }) : `/runts-${id}`,
+      h.version === 1
+        ? cgroupPathIn(h, { path: `runts-${id}`, relative: true }, layout.mode)
+        : `/runts-${id}`,
     )
   );
 }

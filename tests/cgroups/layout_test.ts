@@ -146,7 +146,7 @@ Deno.test("cgroups layout: a container's view, mounts rooted at its own cgroup",
   assert.equal(directoryOf(memory, "/docker/abc/x"), "/sys/fs/cgroup/memory/x");
   const pids = l.hierarchies.find((h) => h.key === "pids")!;
   assert.equal(
-    directoryOf(pids, cgroupPathIn(pids, { path: "c", relative: true })),
+    directoryOf(pids, cgroupPathIn(pids, { path: "c", relative: true }, l.mode)),
     "/sys/fs/cgroup/pids/sub/c",
   );
 });
@@ -173,4 +173,55 @@ Deno.test("cgroups path: cleaning, slices and errors", () => {
   assert.throws(() => systemdPath("/a/b", "x"), /slice:prefix:name/);
   assert.throws(() => resolveCgroupsPath("/", "x", false), /root cgroup/);
   assert.deepEqual(resolveCgroupsPath("a/../b", "x", false), { path: "b", relative: true });
+});
+
+/** This VM with the caller moved into /test-xyz of every hierarchy (as the host test below does). */
+const HYBRID_NESTED_CGROUP = HYBRID_CGROUP.replace(/:\/.*$/gm, ":/test-xyz");
+
+/** A v2 container's view (cgroup namespace-less): the mount shows the container's cgroup as its root. */
+const V2_VIEW_MOUNTINFO = "900 850 0:90 /docker/abc /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+const V2_VIEW_CGROUP = "0::/docker/abc\n";
+
+// Measured with runc 1.1.5 on this host (`runc run` of a `runc spec` bundle from inside /test-xyz, read
+// from the host's /proc/<pid>/cgroup): v1 hierarchies /test-xyz/ID, the hybrid unified hierarchy /ID;
+// and in a private pure-v2 view from inside /test-xyz/inner: /test-xyz/ID (runc's fs2 takes the parent).
+Deno.test("cgroups path: an empty cgroupsPath goes where runc puts it on v1, v2 and hybrid", () => {
+  const empty = (mi: string, cg: string, controllers: string[] = []) =>
+    plannedDirs(buildLayout(mi, cg, () => controllers), resolveCgroupsPath(undefined, "c1", false));
+  const hybrid = empty(HYBRID_MOUNTINFO, HYBRID_NESTED_CGROUP);
+  for (
+    const key of ["name=systemd", "pids", "blkio", "freezer", "devices", "memory", "cpuset", "cpuacct", "cpu"]
+  ) {
+    const mp = key === "name=systemd" ? "systemd" : key;
+    assert.equal(hybrid[key], `/sys/fs/cgroup/${mp}/test-xyz/c1`, key);
+  }
+  assert.equal(hybrid.unified, "/sys/fs/cgroup/unified/c1");
+  // This host's own shell: only memory is below the root.
+  assert.equal(
+    empty(HYBRID_MOUNTINFO, HYBRID_CGROUP).memory,
+    "/sys/fs/cgroup/memory/process_api/41e39dd250d788891d3831184ad95d92/c1",
+  );
+  const v1 = empty(V1_MOUNTINFO, V1_CGROUP);
+  assert.equal(v1.memory, "/sys/fs/cgroup/memory/user.slice/user-0.slice/session-1.scope/c1");
+  assert.equal(v1["cpu,cpuacct"], "/sys/fs/cgroup/cpu,cpuacct/user.slice/c1");
+  assert.equal(v1["name=systemd"], "/sys/fs/cgroup/systemd/user.slice/user-0.slice/session-1.scope/c1");
+  assert.equal(empty(V2_MOUNTINFO, V2_CGROUP).unified, "/sys/fs/cgroup/user.slice/user-1000.slice/c1");
+  assert.equal(empty(V2_MOUNTINFO, "0::/\n").unified, "/sys/fs/cgroup/c1");
+  // The parent of our cgroup is outside what this view's mount shows: the mount's root it is.
+  assert.equal(empty(V2_VIEW_MOUNTINFO, V2_VIEW_CGROUP).unified, "/sys/fs/cgroup/c1");
+  // A relative cgroupsPath follows the same rule; an absolute one is from the root everywhere.
+  const rel = plannedDirs(
+    buildLayout(V2_MOUNTINFO, V2_CGROUP, () => []),
+    resolveCgroupsPath("a/b", "x", false),
+  );
+  assert.equal(rel.unified, "/sys/fs/cgroup/user.slice/user-1000.slice/a/b");
+  assert.equal(
+    plannedDirs(
+      buildLayout(HYBRID_MOUNTINFO, HYBRID_NESTED_CGROUP, () => []),
+      resolveCgroupsPath("/p/c", "c", false),
+    )
+      .memory,
+    "/sys/fs/cgroup/memory/p/c",
+  );
+  assert.deepEqual(resolveCgroupsPath(undefined, "c1", false), { path: "c1", relative: true });
 });
