@@ -2,9 +2,9 @@
  * `deno task conformance`: runs the opencontainers/runtime-tools validation programs against runtimes and
  * prints a pass/fail table, one row per program and one column per runtime.
  *
- * The suite is not part of this repository. Build it yourself (a checkout of runtime-tools, then
- * `make runtimetest validation-executables` with CGO_ENABLED=0 and GOFLAGS=-mod=vendor; commit 260e151 is
- * the last that builds with Go 1.19) and name the checkout with RUNTIME_TOOLS_DIR. The programs run with
+ * The suite is not part of this repository, which neither contains nor builds it: build its validation
+ * programs and a static runtimetest in a runtime-tools checkout of your own, as that project documents
+ * (commit 260e151 is the last that builds with Go 1.19), and name the checkout with RUNTIME_TOOLS_DIR. The programs run with
  * that directory as their working directory: they unpack its rootfs-<arch>.tar.gz into each bundle and copy
  * its runtimetest there, and they call the runtime named by RUNTIME with runc's command line.
  *
@@ -182,9 +182,9 @@ function pad(s: string, n: number): string {
 }
 
 const NO_SUITE = `conformance: skipped: no built runtime-tools suite is named.
-Set RUNTIME_TOOLS_DIR to a checkout of github.com/opencontainers/runtime-tools in which
-  CGO_ENABLED=0 GOFLAGS=-mod=vendor make runtimetest validation-executables
-has run (commit 260e151 builds with Go 1.19). Nothing of the suite is kept in this repository.`;
+Set RUNTIME_TOOLS_DIR to a checkout of github.com/opencontainers/runtime-tools in which its validation
+programs and a static runtimetest were built, as that project documents (commit 260e151 builds with Go 1.19).
+Nothing of the suite is kept in this repository.`;
 
 async function main(): Promise<number> {
   let args;
