@@ -1,7 +1,8 @@
 /**
  * The native loader, in the shape of runsc's boot.Loader: New creates the container (init waiting for
  * its start byte) and starts the control server; WaitForStartSignal, Run, WaitExit and Destroy follow.
- * The app is boot's child but boot never reaps it (waitid WNOWAIT), so an engine's subreaper can.
+ * The app is boot's child but boot never reaps it (waitid WNOWAIT), so an engine's subreaper can; only an
+ * attached boot (`run`, no engine's subreaper to hand it to) reaps it as it ends (src/boot/creator.ts).
  */
 import { CLD, EPOLL, Errno, isErrno, type Kernel, P, SIGNALS, W } from "../../ffi/mod.ts";
 import type { Config } from "../config/config.ts";
@@ -23,8 +24,10 @@ import {
 } from "./spawn_init.ts";
 import { Controller } from "./controller.ts";
 import { testPause } from "./test_pause.ts";
-import { exiting } from "./procs.ts";
+import { containerPids, exiting } from "./procs.ts";
 import { type CgroupView, viewFromFds } from "../cgroups/view.ts";
+import { cgroupPids } from "../cgroups/manager.ts";
+import { CREATOR_DEATH_SIGNAL, killMembers } from "./creator.ts";
 
 /** What boot hands the loader (runsc's boot.Args, plus the native extras). */
 export interface LoaderArgs {
@@ -168,7 +171,16 @@ export class Loader {
     server.start();
     loader.#loopDone = loop.run();
     loader.#forwardSignals();
+    if (args.attached) loader.#listen(CREATOR_DEATH_SIGNAL, () => loader.#creatorDied());
     return loader;
+  }
+
+  /** The host pids of the container's processes; [] once the app has exited. */
+  pids(): number[] {
+    if (this.exitStatus !== null) return [];
+    // The container's cgroups hold every process it started, daemonized ones included.
+    const members = this.cgroups ? cgroupPids(this.cgroups) : [];
+    return members.length ? members : containerPids(this.pid, this.ownPidNs);
   }
 
   /** The container id. */
@@ -341,6 +353,30 @@ export class Loader {
     this.#pidfd = -1;
     if (this.#exitStatusFd >= 0) this.#k.close(this.#exitStatusFd);
     this.#exitStatusFd = -1;
+    // Attached, nobody else would reap the app in time: its zombie holds the pid namespace.
+    if (this.#args.attached && this.exitStatus !== null) {
+      try {
+        this.#k.waitid(P.PID, this.pid, W.EXITED | W.NOHANG);
+      } catch (e) {
+        if (!isErrno(e, Errno.ECHILD)) throw e; // reaped by an earlier destroy
+      }
+    }
+  }
+
+  #listen(sig: Deno.Signal, fn: () => void): void {
+    Deno.addSignalListener(sig, fn);
+    this.#listeners.push([sig, fn]);
+  }
+
+  /** The attached creator died (src/boot/creator.ts): the container goes, boot follows as it ends. */
+  #creatorDied(): void {
+    if (this.exitStatus !== null) return;
+    log.warning(`container ${this.id}: its attached creator died; destroying the container`);
+    try {
+      killMembers(this.#k, [this.pid, ...this.pids()], this.cgroups);
+    } catch (e) {
+      log.warning(`destroying container ${this.id}: ${(e as Error).message}`);
+    }
   }
 
   #forwardSignals(): void {
@@ -353,8 +389,7 @@ export class Loader {
         }
       };
       try {
-        Deno.addSignalListener(sig, fn);
-        this.#listeners.push([sig, fn]);
+        this.#listen(sig, fn);
       } catch (e) {
         log.debug(`cannot forward ${sig}: ${(e as Error).message}`);
       }
