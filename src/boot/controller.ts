@@ -9,10 +9,9 @@ import { goField, isObject } from "../urpc/wire.ts";
 import { FilePayload, type Handler } from "../urpc/server.ts";
 import type { Loader } from "./loader.ts";
 import type { InitSpawn } from "./spawn_init.ts";
-import { containerPids, processRows, usageStats } from "./procs.ts";
+import { processRows, usageStats } from "./procs.ts";
 import { readStats } from "../cgroups/stats.ts";
 import { setFrozen } from "../cgroups/freezer.ts";
-import { cgroupPids } from "../cgroups/manager.ts";
 
 /**
  * The reply of containerManager.PrepareExec: how to spawn the exec'd init (spawnInit's config, pid
@@ -61,14 +60,6 @@ export class Controller {
     if (cid !== this.#l.id) throw new Error(`container ${JSON.stringify(cid)} not found`);
   }
 
-  #pids(): number[] {
-    if (this.#l.exitStatus !== null) return [];
-    // The container's cgroups hold every process it started, daemonized ones included.
-    const cgroups = this.#l.cgroups;
-    const members = cgroups ? cgroupPids(cgroups) : [];
-    return members.length ? members : containerPids(this.#l.pid, this.#l.ownPidNs);
-  }
-
   /** The urpc method table. */
   handlers(): Record<string, Handler> {
     return {
@@ -99,7 +90,7 @@ export class Controller {
       },
       "containerManager.Processes": (cid) => {
         this.#checkCid(cid);
-        const rows = processRows(this.#pids());
+        const rows = processRows(this.#l.pids());
         return rows.length ? rows : null;
       },
       "containerManager.Event": () => {
@@ -177,10 +168,11 @@ export class Controller {
     }
     switch (mode) {
       case SignalMode.Process: {
-        // The app's pid is safe to signal while boot runs: boot never reaps it, so it cannot be reused.
+        // The app's pid is safe to signal while boot serves: boot reaps it only after that (attached) or
+        // never, so it cannot be reused.
         // (An exiting app has already left its cgroup, so the membership test would misreport it.)
         const target = pid === 0 ? this.#l.pid : pid;
-        if (pid !== 0 && pid !== this.#l.pid && !this.#pids().includes(target)) {
+        if (pid !== 0 && pid !== this.#l.pid && !this.#l.pids().includes(target)) {
           throw new Error(`process ${target} is not in the container`);
         }
         this.#k.kill(target, signo);
@@ -188,7 +180,7 @@ export class Controller {
       }
       case SignalMode.All:
         if (pid !== 0) throw new Error("PID must be 0 when signalling all processes");
-        for (const p of this.#pids()) {
+        for (const p of this.#l.pids()) {
           try {
             this.#k.kill(p, signo);
           } catch (e) {
@@ -199,7 +191,7 @@ export class Controller {
       case SignalMode.ForegroundGroup: {
         // Only a group led by one of the container's processes: kill(-pid) must never reach the host's.
         const target = pid === 0 ? this.#l.pid : pid;
-        if (target <= 0 || (target !== this.#l.pid && !this.#pids().includes(target))) {
+        if (target <= 0 || (target !== this.#l.pid && !this.#l.pids().includes(target))) {
           throw new Error(`process ${target} is not in the container`);
         }
         this.#k.kill(-target, signo);

@@ -1,7 +1,8 @@
 /**
  * The native loader, in the shape of runsc's boot.Loader: New creates the container (init waiting for
  * its start byte) and starts the control server; WaitForStartSignal, Run, WaitExit and Destroy follow.
- * The app is boot's child but boot never reaps it (waitid WNOWAIT), so an engine's subreaper can.
+ * The app is boot's child but boot never reaps it (waitid WNOWAIT), so an engine's subreaper can; only an
+ * attached boot (`run`, no engine's subreaper to hand it to) reaps it as it ends (src/boot/creator.ts).
  */
 import { CLD, EPOLL, Errno, isErrno, type Kernel, MNT_DETACH, O, P, SIGNALS, W } from "../../ffi/mod.ts";
 import type { Config } from "../config/config.ts";
@@ -18,8 +19,10 @@ import type { InitSpawn, PidNamespace } from "./spawn_init.ts";
 import { createInit, execInit, type InitProcess } from "./start_init.ts";
 import { Controller } from "./controller.ts";
 import { testPause } from "./test_pause.ts";
-import { exiting } from "./procs.ts";
+import { containerPids, exiting } from "./procs.ts";
 import { type CgroupView, viewFromFds } from "../cgroups/view.ts";
+import { cgroupPids } from "../cgroups/manager.ts";
+import { CREATOR_DEATH_SIGNAL, killMembers } from "./creator.ts";
 
 /** What boot hands the loader (runsc's boot.Args, plus the native extras). */
 export interface LoaderArgs {
@@ -164,6 +167,10 @@ export class Loader {
     server.start();
     loader.#loopDone = loop.run();
     if (args.forwardSignals !== false) loader.#forwardSignals();
+    // boot's creator (an attached wrapper) died: src/boot/creator.ts. A hosted loader is its own creator.
+    if (args.attached && args.forwardSignals !== false) {
+      loader.#listen(CREATOR_DEATH_SIGNAL, () => loader.#creatorDied());
+    }
     return loader;
   }
 
@@ -175,6 +182,14 @@ export class Loader {
     const h = this.#handlers[method];
     if (!h) throw new Error(`unknown method ${method}`);
     return h(arg, [], { pid: Deno.pid, uid: this.#k.getuid(), gid: this.#k.getgid() });
+  }
+
+  /** The host pids of the container's processes; [] once the app has exited. */
+  pids(): number[] {
+    if (this.exitStatus !== null) return [];
+    // The container's cgroups hold every process it started, daemonized ones included.
+    const members = this.cgroups ? cgroupPids(this.cgroups) : [];
+    return members.length ? members : containerPids(this.pid, this.ownPidNs);
   }
 
   /** The container id. */
@@ -353,6 +368,14 @@ export class Loader {
     this.#pidfd = -1;
     if (this.#exitStatusFd >= 0) this.#k.close(this.#exitStatusFd);
     this.#exitStatusFd = -1;
+    // Attached, nobody else would reap the app in time: its zombie holds the pid namespace.
+    if (this.#args.attached && this.exitStatus !== null) {
+      try {
+        this.#k.waitid(P.PID, this.pid, W.EXITED | W.NOHANG);
+      } catch (e) {
+        if (!isErrno(e, Errno.ECHILD)) throw e; // reaped by an earlier destroy
+      }
+    }
     this.#unmountSharedRoot();
   }
 
@@ -373,6 +396,22 @@ export class Loader {
     }
   }
 
+  #listen(sig: Deno.Signal, fn: () => void): void {
+    Deno.addSignalListener(sig, fn);
+    this.#listeners.push([sig, fn]);
+  }
+
+  /** The attached creator died (src/boot/creator.ts): the container goes, boot follows as it ends. */
+  #creatorDied(): void {
+    if (this.exitStatus !== null) return;
+    log.warning(`container ${this.id}: its attached creator died; destroying the container`);
+    try {
+      killMembers(this.#k, [this.pid, ...this.pids()], this.cgroups);
+    } catch (e) {
+      log.warning(`destroying container ${this.id}: ${(e as Error).message}`);
+    }
+  }
+
   #forwardSignals(): void {
     for (const sig of FORWARDED) {
       const fn = () => {
@@ -383,8 +422,7 @@ export class Loader {
         }
       };
       try {
-        Deno.addSignalListener(sig, fn);
-        this.#listeners.push([sig, fn]);
+        this.#listen(sig, fn);
       } catch (e) {
         log.debug(`cannot forward ${sig}: ${(e as Error).message}`);
       }

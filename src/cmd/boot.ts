@@ -6,7 +6,7 @@
 import type { Command, CommandContext } from "./command.ts";
 import { ExitStatus } from "./command.ts";
 import type { FlagSet, Ref } from "../flag/flag.ts";
-import { linux, PR, SIGNALS } from "../../ffi/mod.ts";
+import { linux, PR } from "../../ffi/mod.ts";
 import { fatalf } from "./cmd.ts";
 import { debugEnabled, log } from "../log/log.ts";
 import { logSpec, readMounts, readSpecFromFile } from "../specutils/specutils.ts";
@@ -18,6 +18,7 @@ import { self } from "../specutils/exe.ts";
 import { setUpChroot } from "./chroot.ts";
 import { BOOT_CAPS, callSelfAsNobody, prepareArgs, setCapsAndCallSelf } from "./capability.ts";
 import { Loader, pidNamespace } from "../boot/loader.ts";
+import { CREATOR_DEATH_SIGNO } from "../boot/creator.ts";
 import { testPause } from "../boot/test_pause.ts";
 import { createOwnedCgroups, type OwnedCgroups, removeOwnedCgroups } from "../cgroups/boot_owned.ts";
 import { oomKills } from "../cgroups/stats.ts";
@@ -153,7 +154,8 @@ class Boot implements Command {
     const attached = this.attached.value;
     if (attached) {
       try {
-        k.prctl(PR.SET_PDEATHSIG, SIGNALS.KILL);
+        // Caught once the loader runs, so boot can reap the app before it goes (src/boot/creator.ts).
+        k.prctl(PR.SET_PDEATHSIG, CREATOR_DEATH_SIGNO);
       } catch (e) {
         fatalf(`error setting parent death signal: ${(e as Error).message}`);
       }

@@ -1,12 +1,12 @@
 /**
  * `run`: create + start + wait (+ delete unless --keep); the exit code is the app's. With --detach it
- * returns once the container runs. Attached, boot dies with the wrapper (--attached), signals the
- * wrapper gets are forwarded to the app, and a terminal without --console-socket is relayed to the
- * wrapper's own stdin/stdout.
+ * returns once the container runs. Attached, boot ends the container when the wrapper dies (--attached)
+ * and reaps the app, the wrapper reaps boot, signals the wrapper gets are forwarded to the app, and a
+ * terminal without --console-socket is relayed to the wrapper's own stdin/stdout.
  */
 import type { FlagSet, Ref } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
-import { linux, P, W } from "../../ffi/mod.ts";
+import { Errno, isErrno, linux, P, W } from "../../ffi/mod.ts";
 import type { Container } from "../container/container.ts";
 import { PendingCall } from "../sandbox/pending_call.ts";
 import { waitRelaying } from "../sandbox/relay.ts";
@@ -14,6 +14,10 @@ import { SignalMode } from "../sandbox/control.ts";
 import { log } from "../log/log.ts";
 import { CreateFlags } from "./create.ts";
 import { failWith } from "./oci.ts";
+import { sleepSync } from "../util/sleep.ts";
+
+/** How long run waits for boot to exit once the container is gone (it has reaped the app by then). */
+const BOOT_EXIT_MS = 2_000;
 
 class Run implements Command {
   readonly name = "run";
@@ -73,7 +77,24 @@ class Run implements Command {
       if (ttyMaster !== undefined) k.close(ttyMaster);
     }
     if (!this.keep.value) await this.cleanUp(c);
+    this.reapBoot(c);
     return ExitStatus.Success;
+  }
+
+  /** boot is our child: collected here, it does not linger as a zombie for the host's init to reap. */
+  private reapBoot(c: Container): void {
+    if (c.rec.bootPid === Deno.pid) return; // this process hosted the loader, which reaped the app
+    const deadline = Date.now() + BOOT_EXIT_MS;
+    for (let ms = 1;; ms = Math.min(2 * ms, 20)) {
+      try {
+        if (linux.waitid(P.PID, c.rec.bootPid, W.EXITED | W.NOHANG) || Date.now() > deadline) return;
+      } catch (e) {
+        // ECHILD: collect() reaped it already.
+        if (!isErrno(e, Errno.ECHILD)) log.debug(`reaping boot ${c.rec.bootPid}: ${(e as Error).message}`);
+        return;
+      }
+      sleepSync(ms);
+    }
   }
 
   /** The app's wait status: boot's Wait answer, else boot's own exit code (we are its parent). */

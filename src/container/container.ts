@@ -656,12 +656,16 @@ export class Container {
     }
     // The app dies with boot (parent-death signal), unless it undid that itself or exec'd a set-id
     // program: kill it directly if it is still the process we recorded.
-    if (this.rec.pid > 0 && this.rec.pidStartTime && isAlive(this.rec.pid, this.rec.pidStartTime)) {
+    const appAlive = () => isAlive(this.rec.pid, this.rec.pidStartTime);
+    if (this.rec.pid > 0 && this.rec.pidStartTime && appAlive()) {
       try {
         this.k.kill(this.rec.pid, SIGNALS.KILL);
       } catch (e) {
         log.debug(`killing the container's process ${this.rec.pid}: ${(e as Error).message}`);
       }
+      // With a pid namespace its end takes every other process of the namespace along: wait for it.
+      const end = Date.now() + BOOT_ANSWER_MS;
+      for (let ms = 1; appAlive() && Date.now() < end; ms = Math.min(2 * ms, 20)) sleepSync(ms);
     }
   }
 

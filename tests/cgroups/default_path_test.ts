@@ -26,6 +26,17 @@ async function runIn(procs: string[], cmd: string[]): Promise<{ code: number; ou
   return { code: r.code, out: decoder.decode(r.stdout), err: decoder.decode(r.stderr) };
 }
 
+/** A bundle without cgroupsPath and without a cgroup namespace (the app reads its host cgroup paths). */
+function catCgroupBundle(): { dir: string; cleanup(): void } {
+  return makeBundle({
+    args: ["cat", "/proc/self/cgroup"],
+    mutate: (s) => {
+      delete s.linux!.cgroupsPath;
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "cgroup");
+    },
+  });
+}
+
 /** The /proc/self/cgroup lines with `id` written as ID, sorted. */
 function normalized(text: string, id: string): string[] {
   return text.trim().split("\n").map((l) => l.replaceAll(id, "ID")).sort();
@@ -40,14 +51,7 @@ Deno.test({
     const hierarchies = cgroupHierarchies();
     const made: string[] = [];
     const root = Deno.makeTempDirSync({ prefix: "runts-cgdef-" });
-    const bundle = makeBundle({
-      args: ["cat", "/proc/self/cgroup"],
-      mutate: (s) => {
-        delete s.linux!.cgroupsPath;
-        // Without a cgroup namespace the app reads its host cgroup paths.
-        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "cgroup");
-      },
-    });
+    const bundle = catCgroupBundle();
     try {
       for (const h of hierarchies) {
         const dir = `${h}/${test}`;
@@ -100,13 +104,7 @@ Deno.test({
     const test = `runts-test-${tag}`;
     const hostDir = `${hostUnified()}/${test}`;
     const root = Deno.makeTempDirSync({ prefix: "runts-cgdef-" });
-    const bundle = makeBundle({
-      args: ["cat", "/proc/self/cgroup"],
-      mutate: (s) => {
-        delete s.linux!.cgroupsPath;
-        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "cgroup");
-      },
-    });
+    const bundle = catCgroupBundle();
     const runc = which("runc");
     try {
       const script = `umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup || exit 90

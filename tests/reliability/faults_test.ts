@@ -212,6 +212,78 @@ Deno.test("run (attached): wrapper killed → boot and the app die with it", asy
   });
 });
 
+/** The processes of `pid`'s pid namespace as "pid start-time" (zombies included: they hold the namespace). */
+function pidNamespaceMembers(pid: number): string[] {
+  const ns = Deno.readLinkSync(`/proc/${pid}/ns/pid`);
+  const out: string[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if (Deno.readLinkSync(`/proc/${e.name}/ns/pid`) === ns) out.push(`${e.name} ${startTime(e.name)}`);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
+}
+
+/** Field 22 of /proc/PID/stat; "" when the pid is gone. */
+function startTime(pid: string): string {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return "";
+  }
+}
+
+const FORKS: Array<[string[], number]> = [[["sleep", "1000"], 1], [
+  ["sh", "-c", "sleep 1000 & sleep 1000"],
+  2,
+]];
+for (const [args, count] of FORKS) {
+  Deno.test(`run (attached) of ${args.join(" ")}: wrapper killed, delete --force → no process of the pid namespace, not even a zombie`, async () => {
+    await inWorld(async (w) => {
+      const run = w.start(["run", "--bundle", w.bundle(args), "c"]);
+      await waitFor(async () => (await w.state("c"))?.status === "running", "running");
+      const { pid } = w.record("c");
+      await waitFor(() => pidNamespaceMembers(pid).length === count, "the app's processes");
+      const members = pidNamespaceMembers(pid);
+      await run.kill();
+      const del = await w.run(["delete", "--force", "c"]);
+      assert.equal(del.code, 0, del.stderr);
+      // A zombie left to the host's init would hold the namespace until that init gets round to it.
+      const left = members.filter((m) => startTime(m.split(" ")[0]) === m.split(" ")[1]);
+      assert.deepEqual(left, [], "processes of the container's pid namespace after delete --force");
+      await settle(w, "c", null, "run wrapper killed, then delete --force");
+    });
+  });
+}
+
+Deno.test("run (attached): once run returns, boot and the app are reaped, not left to the host's init", async () => {
+  await inWorld(async (w) => {
+    const gate = Deno.makeTempDirSync({ prefix: "runts-gate-" });
+    try {
+      const bundle = w.bundle(["sh", "-c", "while [ ! -e /gate/go ]; do sleep 0.05; done; exit 3"], {
+        mutate: (s) =>
+          s.mounts!.push({ destination: "/gate", type: "bind", source: gate, options: ["rbind"] }),
+      });
+      const run = w.start(["run", "--bundle", bundle, "c"]);
+      await waitFor(async () => (await w.state("c"))?.status === "running", "running");
+      const { pid, bootPid } = w.record("c");
+      const procs = [`${pid} ${startTime(String(pid))}`, `${bootPid} ${startTime(String(bootPid))}`];
+      Deno.writeTextFileSync(`${gate}/go`, "");
+      const r = await run.done;
+      assert.equal(r.code, 3, r.stderr);
+      const left = procs.filter((m) => startTime(m.split(" ")[0]) === m.split(" ")[1]);
+      assert.deepEqual(left, [], "the app and boot (pid start-time) after run returned");
+      await w.assertClean("run returned");
+    } finally {
+      Deno.removeSync(gate, { recursive: true });
+    }
+  });
+});
+
 Deno.test("exec: wrapper killed → the container runs on; delete kills the exec'd process too", async () => {
   await inWorld(async (w) => {
     await w.ok(["run", "-d", "--bundle", w.bundle(["sleep", "1000"]), "c"]);
