@@ -91,6 +91,9 @@ const STOP_TIMEOUT_MS = 10_000;
 /** How long delete waits for boot to answer its kill request before killing boot itself. */
 const BOOT_ANSWER_MS = 2_000;
 
+/** How long delete waits for the host's init to reap an orphaned zombie of the container's process. */
+const ZOMBIE_WAIT_MS = 5_000;
+
 /** The runtime-spec state document (`runts state`), with runc's extra fields, in runc's order. */
 export interface StateDocument {
   ociVersion: string;
@@ -576,6 +579,7 @@ export class Container {
         );
       }
       if (live.status !== "stopped" || this.bootAlive(this.rec)) this.kill();
+      else this.awaitOrphanReaped();
       if (this.rec.bootPid > 0 && this.rec.status !== "creating") {
         await runHooksBestEffort(
           this.k,
@@ -666,6 +670,23 @@ export class Container {
       // With a pid namespace its end takes every other process of the namespace along: wait for it.
       const end = Date.now() + BOOT_ANSWER_MS;
       for (let ms = 1; appAlive() && Date.now() < end; ms = Math.min(2 * ms, 20)) sleepSync(ms);
+    }
+    this.awaitOrphanReaped();
+  }
+
+  /**
+   * A zombie of the container's process whose parent (boot, or the `run` that hosted the loader) was
+   * killed goes to the host's init, which may take a second or two to reap it; until then it holds the pid
+   * namespace. Waits for that, up to ZOMBIE_WAIT_MS.
+   */
+  private awaitOrphanReaped(): void {
+    const zombie = () => {
+      const st = this.rec.pid > 0 && this.rec.pidStartTime ? readProcStat(this.rec.pid) : null;
+      return st !== null && st.startTime === this.rec.pidStartTime && st.state === "Z";
+    };
+    const end = Date.now() + ZOMBIE_WAIT_MS;
+    for (let ms = 1; zombie() && !this.bootAlive(this.rec) && Date.now() < end; ms = Math.min(2 * ms, 50)) {
+      sleepSync(ms);
     }
   }
 
