@@ -437,7 +437,7 @@ export function validateMount(m: Mount, path: string, warnings?: string[]): void
   validateMountIdMap(m, path, bind);
   let propagation: string | undefined;
   const ignored: string[] = [];
-  options.forEach((o, i) => {
+  options.forEach((o) => {
     if (isPropagationOption(o)) {
       if (propagation !== undefined) {
         fail(
