@@ -155,10 +155,16 @@ function createProcess(k: Kernel, s: InitSpawn, env: readonly string[]): InitPro
 
 /**
  * Builds a new container (InitSpawn mode "create") up to the moment before the app runs. Throws with
- * init's report when that fails; nothing of the child is left then.
+ * init's report when that fails; nothing of the child is left then. `cloned` picks the clone child or the
+ * `runts init` process (default: clonedInits()).
  */
-export function createInit(k: Kernel, s: InitSpawn, env: readonly string[]): InitProcess {
-  return clonedInits() ? createCloned(k, s) : createProcess(k, s, env);
+export function createInit(
+  k: Kernel,
+  s: InitSpawn,
+  env: readonly string[],
+  cloned = clonedInits(),
+): InitProcess {
+  return cloned ? createCloned(k, s) : createProcess(k, s, env);
 }
 
 /**
