@@ -11,9 +11,8 @@ import { EventLoop } from "../urpc/eventloop.ts";
 import { type Handler, UrpcServer } from "../urpc/server.ts";
 import { applyFinalAffinity } from "../init/scheduling.ts";
 import { NOBODY } from "../cmd/capability.ts";
-import { isBindMount } from "../specutils/mount_options.ts";
-import type { InitSpawn, PidNamespace } from "./spawn_init.ts";
-import { createInit, execInit, type InitProcess } from "./start_init.ts";
+import type { InitSpawn } from "./spawn_init.ts";
+import { createInit, execInit, initEnv, type InitProcess, initSpawnFor } from "./start_init.ts";
 import { Controller } from "./controller.ts";
 import { testPause } from "./test_pause.ts";
 import { exiting } from "./procs.ts";
@@ -356,52 +355,4 @@ export class Loader {
       });
     });
   }
-}
-
-/**
- * How boot starts the container's init from its arguments: the pid namespace (joined, new with --pidns, or
- * boot's), the root and bind-source fds by mount index, and the init configuration.
- */
-export function initSpawnFor(args: LoaderArgs): InitSpawn {
-  const spec = args.spec;
-  const pidSpec = spec.linux?.namespaces?.find((n) => n.type === "pid");
-  const pidns: PidNamespace = pidSpec?.path
-    ? { kind: "join", path: pidSpec.path }
-    : args.pidns
-    ? { kind: "new" }
-    : { kind: "inherit" };
-  const bindFds: Record<string, number> = {};
-  const rootFd = args.ioFds.length ? args.ioFds[0] : null;
-  let next = 1;
-  args.mounts.forEach((m, i) => {
-    if (isBindMount(m) && next < args.ioFds.length) bindFds[String(i)] = args.ioFds[next++];
-  });
-  return {
-    config: {
-      mode: "create",
-      id: args.id,
-      spec,
-      process: spec.process!,
-      mounts: args.mounts,
-      network: args.conf.network,
-      noPivot: args.noPivot,
-      cpuNum: args.numCpu,
-      attached: args.attached,
-      preserveFds: args.preservedFds.length,
-    },
-    stdio: args.stdioFds,
-    preserved: args.preservedFds,
-    rootFd,
-    bindFds,
-    pidns,
-    cgroupFds: args.cgroupFds,
-    globalFlags: args.conf.toFlags(),
-  };
-}
-
-/** init's environment: boot's own, minus what engines leak (the app gets spec.process.env at exec). */
-export function initEnv(): string[] {
-  return Object.entries(Deno.env.toObject())
-    .filter(([k]) => !k.startsWith("_OCI_"))
-    .map(([k, v]) => `${k}=${v}`);
 }

@@ -23,9 +23,12 @@ import {
 import { READY } from "../init/config.ts";
 import { initJob } from "../init/child.ts";
 import { type CompiledFilter, compileSeccomp } from "../seccomp/compile.ts";
+import { isBindMount } from "../specutils/mount_options.ts";
+import type { LoaderArgs } from "./loader.ts";
 import {
   type InitSpawn,
   layoutInitFds,
+  type PidNamespace,
   readLine,
   spawnInit,
   startExecInit,
@@ -189,4 +192,52 @@ export function execInit(k: Kernel, s: InitSpawn, env: readonly string[]): numbe
     throw e;
   }
   return started.pid;
+}
+
+/**
+ * How boot starts the container's init from its arguments: the pid namespace (joined, new with --pidns, or
+ * boot's), the root and bind-source fds by mount index, and the init configuration.
+ */
+export function initSpawnFor(args: LoaderArgs): InitSpawn {
+  const spec = args.spec;
+  const pidSpec = spec.linux?.namespaces?.find((n) => n.type === "pid");
+  const pidns: PidNamespace = pidSpec?.path
+    ? { kind: "join", path: pidSpec.path }
+    : args.pidns
+    ? { kind: "new" }
+    : { kind: "inherit" };
+  const bindFds: Record<string, number> = {};
+  const rootFd = args.ioFds.length ? args.ioFds[0] : null;
+  let next = 1;
+  args.mounts.forEach((m, i) => {
+    if (isBindMount(m) && next < args.ioFds.length) bindFds[String(i)] = args.ioFds[next++];
+  });
+  return {
+    config: {
+      mode: "create",
+      id: args.id,
+      spec,
+      process: spec.process!,
+      mounts: args.mounts,
+      network: args.conf.network,
+      noPivot: args.noPivot,
+      cpuNum: args.numCpu,
+      attached: args.attached,
+      preserveFds: args.preservedFds.length,
+    },
+    stdio: args.stdioFds,
+    preserved: args.preservedFds,
+    rootFd,
+    bindFds,
+    pidns,
+    cgroupFds: args.cgroupFds,
+    globalFlags: args.conf.toFlags(),
+  };
+}
+
+/** init's environment: boot's own, minus what engines leak (the app gets spec.process.env at exec). */
+export function initEnv(): string[] {
+  return Object.entries(Deno.env.toObject())
+    .filter(([k]) => !k.startsWith("_OCI_"))
+    .map(([k, v]) => `${k}=${v}`);
 }

@@ -2,27 +2,15 @@
  * The plan kernel's file-system calls: opens resolve in the modelled file systems (vfs.ts) and never open a
  * host file for writing; mounts, directories, nodes and writes change only the model, and are recorded.
  */
-import { AT, Errno, MS, O, RESOLVE, S_IF, SyscallError } from "../../ffi/mod.ts";
+import { AT, Errno, O, RESOLVE, S_IF, SyscallError } from "../../ffi/mod.ts";
 import type { FsCalls } from "../../ffi/kernel.ts";
 import { hierarchyOf } from "./cgroupfiles.ts";
-import { mountFlagNames, octal, PER_MOUNT } from "./describe.ts";
-import type { FdObj, PlanState } from "./state.ts";
-import {
-  attach,
-  cloneTree,
-  descend,
-  kind,
-  type Loc,
-  Mount,
-  nodeAt,
-  pathFrom,
-  resolve,
-  Superblock,
-  type VNode,
-} from "./vfs.ts";
+import { octal } from "./describe.ts";
+import type { PlanState } from "./state.ts";
+import { descend, kind, type Loc, nodeAt, pathFrom, resolve, type VNode } from "./vfs.ts";
 import { openMagic, readFrom, writeTo } from "./kernel_io.ts";
+import { MAGIC_FD, mountCalls } from "./kernel_mount.ts";
 
-const MAGIC_FD = /^\/proc\/(?:self|thread-self)\/fd\/(\d+)$/;
 const WRITE = O.WRONLY | O.RDWR | O.CREAT | O.TRUNC | O.APPEND;
 
 function dirname(p: string): string {
@@ -32,48 +20,6 @@ function dirname(p: string): string {
 
 function basename(p: string): string {
   return p.replace(/\/+$/, "").split("/").pop() ?? "";
-}
-
-let known: Set<string> | undefined;
-
-/** The file-system types the host kernel has (/proc/filesystems); a mount of another fails with ENODEV. */
-function knownFsTypes(): Set<string> {
-  known ??= new Set(
-    Deno.readTextFileSync("/proc/filesystems").split("\n").map((l) => l.trim().split(/\s+/).pop() ?? ""),
-  );
-  return known;
-}
-
-/** The file systems a mount(2) of `fstype` shows: a host directory (peeked at) or an empty one. */
-function newMount(s: PlanState, source: string, fstype: string, flags: number, data: string): Mount {
-  const hostDir = (dir: string) =>
-    new Mount(s.hostSb, dir.replace(/^\/+/, ""), flags & PER_MOUNT, source, data, fstype);
-  if (fstype === "proc") return hostDir("/proc");
-  if (fstype === "sysfs") return hostDir("/sys");
-  if (fstype === "cgroup2") {
-    const u = s.ctx.cgroupMounts.find((h) => h.version === 2);
-    if (u) return hostDir(u.mountpoint);
-  }
-  if (fstype === "cgroup") {
-    const want = data.split(",").filter((o) => o !== "none");
-    const h = s.ctx.cgroupMounts.find((x) => x.version === 1 && want.every((c) => x.controllers.includes(c)));
-    if (h) return hostDir(h.mountpoint);
-  }
-  const sb = new Superblock(fstype, null);
-  if (fstype === "devpts") sb.overlay.set("ptmx", { mode: S_IF.CHR | 0o666, rdev: (5n << 8n) | 2n });
-  return new Mount(sb, "", flags & PER_MOUNT, source, data);
-}
-
-/** Where a mount(2) path argument points: an fd's place for /proc/self/fd/N, else a lookup. */
-function place(s: PlanState, path: string, call: string): Loc {
-  const m = MAGIC_FD.exec(path);
-  if (m) return s.loc(Number(m[1]), call);
-  return resolve(path, s.walk(call, true));
-}
-
-function optsText(flags: number, data?: string): string {
-  const all = [...mountFlagNames(flags), ...(data ? [data] : [])];
-  return all.length ? ` (${all.join(", ")})` : "";
 }
 
 function openResolved(
@@ -131,6 +77,7 @@ function create(s: PlanState, at: Loc, node: VNode, call: string, name: string):
 /** The file-system calls of the plan kernel. */
 export function fsCalls(s: PlanState): Partial<FsCalls> {
   return {
+    ...mountCalls(s),
     open(path, flags, mode = 0, dirfd = AT.FDCWD) {
       const magic = openMagic(s, path, flags);
       if (magic) return s.alloc(magic);
@@ -141,72 +88,6 @@ export function fsCalls(s: PlanState): Partial<FsCalls> {
       const base = s.loc(dirfd, "openat2");
       const root = res & RESOLVE.IN_ROOT ? base : s.proc.root;
       return openResolved(s, path, flags, mode, s.walk("openat2", !(flags & O.NOFOLLOW), base, root));
-    },
-    mount(source, target, fstype, flags, data) {
-      const at = descend(place(s, target, "mount"));
-      const where = s.describe(at);
-      if (flags & MS.REMOUNT) {
-        at.mount.flags = flags & PER_MOUNT;
-        s.record("remount", `remount ${where}${optsText(flags & ~MS.REMOUNT, data)}`, `remount:${where}`);
-      } else if (flags & MS.BIND) {
-        const src = place(s, source, "mount");
-        const from = s.describe(src);
-        const named = src.mount.sb === s.hostSb ? s.hostPathOf(src)! : from;
-        // A bind keeps the source mount's flags; only a remount changes them.
-        const m = cloneTree(src, (flags & MS.REC) !== 0, named);
-        m.fstype = "bind";
-        attach(m, at);
-        const n = nodeAt(src);
-        const isNull = n && kind(n) === S_IF.CHR && n.rdev === ((1n << 8n) | 3n);
-        if (isNull && s.ctx.masked.has(where)) {
-          s.record("mask", `mask ${where}: bind ${from} over it`, `mask:${where}`);
-        } else if (from === where && s.ctx.readonly.has(where)) {
-          s.record(
-            "readonly",
-            `read-only ${where}: bind it on itself${optsText(flags)}`,
-            `readonly:${where}`,
-          );
-        } else {
-          s.record("bind", `bind ${from} on ${where}${optsText(flags)}`, `mount:${where}`);
-        }
-      } else if (flags & MS.MOVE) {
-        s.record("move", `move the mount at ${s.describe(place(s, source, "mount"))} to ${where}`);
-      } else if (!fstype && flags & (MS.SHARED | MS.SLAVE | MS.PRIVATE | MS.UNBINDABLE)) {
-        const kind = mountFlagNames(flags & (MS.SHARED | MS.SLAVE | MS.PRIVATE | MS.UNBINDABLE)).join(",");
-        const name = `${flags & MS.REC ? "r" : ""}${kind}`;
-        s.record("propagation", `make ${where} ${name} (mount propagation)`, `propagation:${where}`);
-      } else {
-        if (!knownFsTypes().has(fstype)) {
-          throw new SyscallError("mount", `${source} on ${target}`, Errno.ENODEV);
-        }
-        attach(newMount(s, source, fstype, flags, data ?? ""), at);
-        const src = source && source !== fstype ? ` (source ${source})` : "";
-        if (fstype === "tmpfs" && flags & MS.RDONLY && s.ctx.masked.has(where)) {
-          s.record("mask", `mask ${where}: an empty read-only tmpfs over it`, `mask:${where}`);
-        } else {
-          s.record("mount", `mount ${fstype} on ${where}${optsText(flags, data)}${src}`, `mount:${where}`);
-        }
-      }
-    },
-    umount2(target) {
-      const at = place(s, target, "umount2");
-      const m = at.mount;
-      if (target !== "." && at.rel === m.root && m.parent) {
-        const p = m.parent;
-        p.mount.children.delete(p.rel);
-        s.record("umount", `unmount ${s.describe(p)} (MNT_DETACH)`, `umount:${s.describe(p)}`);
-        return;
-      }
-      s.record("umount", 'detach the old root (umount2 ".", MNT_DETACH)', "umount:old-root");
-    },
-    pivotRoot() {
-      const to = s.describe(s.proc.cwd);
-      s.proc.root = s.proc.cwd;
-      s.record("pivot_root", `pivot_root into ${to}: the container's root becomes /`, "pivot_root");
-    },
-    chroot(path) {
-      s.proc.root = resolve(path, s.walk("chroot", true));
-      s.record("chroot", `chroot ${path}: the container's root becomes /`, "chroot");
     },
     chdir(path) {
       s.proc.cwd = descend(resolve(path, s.walk("chdir", true)));
@@ -324,57 +205,8 @@ export function fsCalls(s: PlanState): Partial<FsCalls> {
       if (o.kind === "file") return `${o.loc.mount.sb.id}:${o.loc.rel}`;
       return `${o.kind}:${fd}`;
     },
-    cloneMount(fd, recursive) {
-      const o = s.fd(fd, "open_tree");
-      const loc = s.loc(fd, "open_tree");
-      const tree = cloneTree(loc, recursive, s.hostPathOf(loc) ?? s.describe(loc));
-      const treeLoc = { mount: tree, rel: tree.root };
-      const copy: FdObj = { kind: "file", loc: treeLoc, flags: O.PATH, pos: 0 };
-      if (o.kind === "file" && o.root) s.containerRoot = tree;
-      if (tree.fstype === "host") tree.fstype = tree === s.containerRoot ? "rootfs" : "bind";
-      const what = o.kind === "file" && o.root ? "the rootfs" : s.describe(loc);
-      const fdn = s.alloc(copy);
-      s.record(
-        "open_tree",
-        `detach a copy of ${what}${recursive ? " with its submounts" : ""}`,
-        "open_tree",
-        false,
-      );
-      return fdn;
-    },
-    attachMount(treeFd, targetFd) {
-      const tree = s.loc(treeFd, "move_mount").mount;
-      const at = s.loc(targetFd, "move_mount");
-      const source = tree.sb.backing !== null
-        ? s.hostPathOf({ mount: tree, rel: tree.root })
-        : tree.sb.fstype;
-      const where = s.describe(at);
-      attach(tree, at);
-      if (tree === s.containerRoot) {
-        s.record(
-          "bind",
-          `attach the container root (${source}) at ${where}, in init's mount namespace`,
-          "root",
-        );
-      } else {
-        s.record("bind", `bind ${source} on ${where}${optsText(tree.flags)}`, `mount:${where}`);
-      }
-    },
     memfdCreate(name) {
       return s.alloc({ kind: "other", what: `memfd ${name}`, mode: S_IF.REG | 0o600 });
-    },
-    mountSetattr(fd, recursive, set, clr) {
-      const loc = s.loc(fd, "mount_setattr");
-      if (set & 1) loc.mount.flags |= MS.RDONLY;
-      if (clr & 1) loc.mount.flags &= ~MS.RDONLY;
-      const what = [set & 1 ? "set ro" : "", clr & 1 ? "clear ro" : ""].filter(Boolean).join(", ");
-      s.record(
-        "mount_setattr",
-        `mount_setattr ${s.describe(loc)}: ${what || `attributes ${set}/${clr}`}${
-          recursive ? " (recursive)" : ""
-        }`,
-        `mount_setattr:${s.describe(loc)}`,
-      );
     },
     ioctl(fd, request, arg) {
       return ioctl(s, fd, request, arg);

@@ -69,7 +69,8 @@ export function procCalls(s: PlanState): Partial<ProcCalls & SocketCalls & BpfCa
       } else throw new SyscallError("setns", `fd ${fd}`, Errno.EINVAL);
       s.proc.ns[type] = id;
       const back = id === s.hostNs[type] ? " (back to the host's)" : "";
-      s.record("setns", `setns ${describeFd(s, fd)} (${cloneFlagNames(nstype)})${back}`, `setns:${type}`);
+      const path = o.kind === "file" ? s.hostPathOf(o.loc) ?? describeFd(s, fd) : o.path;
+      s.record("setns", `setns ${path} (${cloneFlagNames(nstype)})${back}`, `setns:${type}`);
     },
     sethostname(name) {
       s.record("sethostname", `sethostname ${JSON.stringify(name)}`);

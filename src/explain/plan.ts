@@ -32,8 +32,7 @@ import { bootSpawn, prepareBoot, sendMounts } from "../sandbox/sandbox.ts";
 import { type CgroupRecord, openCgroupDirs, setUpCgroups } from "../cgroups/container.ts";
 import { detectLayout, type Layout, parseProcCgroup } from "../cgroups/layout.ts";
 import { compileSeccomp } from "../seccomp/compile.ts";
-import { initEnv, initSpawnFor } from "../boot/loader.ts";
-import { clonedInits, createInit } from "../boot/start_init.ts";
+import { clonedInits, createInit, initEnv, initSpawnFor } from "../boot/start_init.ts";
 import { planKernel } from "./kernel.ts";
 import { forkState, type PlanContext, type PlanOp, type PlanState, type Stage } from "./state.ts";
 import {

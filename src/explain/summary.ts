@@ -111,9 +111,9 @@ export function seccompSummary(p: LinuxSeccomp, compiled: CompiledFilter): strin
     e.entries++;
     perAction.set(action, e);
   });
-  const n = (k: number, what: string) => `${k} ${what}${k === 1 ? "" : what.endsWith("y") ? "ies" : "s"}`;
+  const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
   const parts = [...perAction].map(([a, e]) =>
-    `${a}: ${n(e.rules, "rule")} from ${n(e.entries, "spec entry").replace("entrys", "entries")}`
+    `${a}: ${n(e.rules, "rule", "rules")} from ${n(e.entries, "spec entry", "spec entries")}`
   );
   const skipped = compiled.skipped.length
     ? `; ${compiled.skipped.length} names unknown to ${compiled.compiler}`
