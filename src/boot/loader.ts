@@ -13,10 +13,9 @@ import { EventLoop } from "../urpc/eventloop.ts";
 import { type Handler, UrpcServer } from "../urpc/server.ts";
 import { applyFinalAffinity } from "../init/scheduling.ts";
 import { NOBODY } from "../cmd/capability.ts";
-import { isBindMount } from "../specutils/mount_options.ts";
 import { mountNamespaceKind } from "../init/namespaces.ts";
-import type { InitSpawn, PidNamespace } from "./spawn_init.ts";
-import { createInit, execInit, type InitProcess } from "./start_init.ts";
+import type { InitSpawn } from "./spawn_init.ts";
+import { createInit, execInit, initEnv, type InitProcess, initSpawnFor, pidNamespace } from "./start_init.ts";
 import { Controller } from "./controller.ts";
 import { testPause } from "./test_pause.ts";
 import { containerPids, exiting } from "./procs.ts";
@@ -113,37 +112,10 @@ export class Loader {
   /** Spawns init, waits until it is ready, and starts serving the control socket (runsc's boot.New). */
   static create(k: Kernel, args: LoaderArgs): Loader {
     const spec = args.spec;
-    const pidns = pidNamespace(spec);
-    const bindFds: Record<string, number> = {};
-    const rootFd = args.ioFds.length ? args.ioFds[0] : null;
-    let next = 1;
-    args.mounts.forEach((m, i) => {
-      if (isBindMount(m) && next < args.ioFds.length) bindFds[String(i)] = args.ioFds[next++];
-    });
     let init: InitProcess;
     const t0 = performance.now();
     try {
-      init = createInit(k, {
-        config: {
-          mode: "create",
-          id: args.id,
-          spec,
-          process: spec.process!,
-          mounts: args.mounts,
-          network: args.conf.network,
-          noPivot: args.noPivot,
-          cpuNum: args.numCpu,
-          attached: args.attached,
-          preserveFds: args.preservedFds.length,
-        },
-        stdio: args.stdioFds,
-        preserved: args.preservedFds,
-        rootFd,
-        bindFds,
-        pidns,
-        cgroupFds: args.cgroupFds,
-        globalFlags: args.conf.toFlags(),
-      }, initEnv());
+      init = createInit(k, initSpawnFor(args), initEnv());
     } catch (e) {
       throw new Error(`creating container: ${(e as Error).message}`);
     }
@@ -476,17 +448,6 @@ export class Loader {
   }
 }
 
-/**
- * The app's pid namespace, as the spec says: a new one for an entry without a path, that path for one with
- * it, boot's own without an entry. runsc's --pidns only tells boot that its wrapper made a pid namespace
- * for it; here boot makes the app's, so that flag decides nothing.
- */
-export function pidNamespace(spec: Spec): PidNamespace {
-  const entry = spec.linux?.namespaces?.find((n) => n.type === "pid");
-  if (!entry) return { kind: "inherit" };
-  return entry.path ? { kind: "join", path: entry.path } : { kind: "new" };
-}
-
 /** The namespaces an exec joins only when the container has them: user. */
 function containerJoins(spec: Spec): string[] {
   return spec.linux?.namespaces?.some((n) => n.type === "user") ? ["user"] : [];
@@ -506,11 +467,4 @@ function sharedWithBoot(pid: number, type: string): boolean {
 function containerTimeOffsets(spec: Spec, pid: number): Record<string, LinuxTimeOffset> | undefined {
   if (!spec.linux?.namespaces?.some((n) => n.type === "time")) return undefined;
   return parseTimeOffsets(Deno.readTextFileSync(`/proc/${pid}/timens_offsets`));
-}
-
-/** init's environment: boot's own, minus what engines leak (the app gets spec.process.env at exec). */
-function initEnv(): string[] {
-  return Object.entries(Deno.env.toObject())
-    .filter(([k]) => !k.startsWith("_OCI_"))
-    .map(([k, v]) => `${k}=${v}`);
 }

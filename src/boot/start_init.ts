@@ -25,9 +25,13 @@ import { prepareClone } from "./userns.ts";
 import { clonedInits } from "./clone_inits.ts";
 import { isIdmapped } from "../specutils/idmap.ts";
 import { type CompiledFilter, compileSeccomp } from "../seccomp/compile.ts";
+import { isBindMount } from "../specutils/mount_options.ts";
+import type { LoaderArgs } from "./loader.ts";
+import type { Spec } from "../specutils/spec.ts";
 import {
   type InitSpawn,
   layoutInitFds,
+  type PidNamespace,
   readLine,
   spawnInit,
   startExecInit,
@@ -163,10 +167,16 @@ function createProcess(k: Kernel, s: InitSpawn, env: readonly string[]): InitPro
 
 /**
  * Builds a new container (InitSpawn mode "create") up to the moment before the app runs. Throws with
- * init's report when that fails; nothing of the child is left then.
+ * init's report when that fails; nothing of the child is left then. `cloned` picks the clone child or the
+ * `runts init` process (default: clonedInits()).
  */
-export function createInit(k: Kernel, s: InitSpawn, env: readonly string[]): InitProcess {
-  if (clonedInits()) return createCloned(k, s);
+export function createInit(
+  k: Kernel,
+  s: InitSpawn,
+  env: readonly string[],
+  cloned = clonedInits(),
+): InitProcess {
+  if (cloned) return createCloned(k, s);
   refuseProcessInit(s);
   return createProcess(k, s, env);
 }
@@ -212,4 +222,58 @@ export function execInit(k: Kernel, s: InitSpawn, env: readonly string[]): numbe
     throw e;
   }
   return started.pid;
+}
+
+/**
+ * How boot starts the container's init from its arguments: the pid namespace (joined, new with --pidns, or
+ * boot's), the root and bind-source fds by mount index, and the init configuration.
+ */
+/**
+ * The app's pid namespace, as the spec says: a new one for an entry without a path, that path for one with
+ * it, boot's own without an entry. runsc's --pidns only tells boot that its wrapper made a pid namespace
+ * for it; here boot makes the app's, so that flag decides nothing.
+ */
+export function pidNamespace(spec: Spec): PidNamespace {
+  const entry = spec.linux?.namespaces?.find((n) => n.type === "pid");
+  if (!entry) return { kind: "inherit" };
+  return entry.path ? { kind: "join", path: entry.path } : { kind: "new" };
+}
+
+export function initSpawnFor(args: LoaderArgs): InitSpawn {
+  const spec = args.spec;
+  const pidns = pidNamespace(spec);
+  const bindFds: Record<string, number> = {};
+  const rootFd = args.ioFds.length ? args.ioFds[0] : null;
+  let next = 1;
+  args.mounts.forEach((m, i) => {
+    if (isBindMount(m) && next < args.ioFds.length) bindFds[String(i)] = args.ioFds[next++];
+  });
+  return {
+    config: {
+      mode: "create",
+      id: args.id,
+      spec,
+      process: spec.process!,
+      mounts: args.mounts,
+      network: args.conf.network,
+      noPivot: args.noPivot,
+      cpuNum: args.numCpu,
+      attached: args.attached,
+      preserveFds: args.preservedFds.length,
+    },
+    stdio: args.stdioFds,
+    preserved: args.preservedFds,
+    rootFd,
+    bindFds,
+    pidns,
+    cgroupFds: args.cgroupFds,
+    globalFlags: args.conf.toFlags(),
+  };
+}
+
+/** init's environment: boot's own, minus what engines leak (the app gets spec.process.env at exec). */
+export function initEnv(): string[] {
+  return Object.entries(Deno.env.toObject())
+    .filter(([k]) => !k.startsWith("_OCI_"))
+    .map(([k, v]) => `${k}=${v}`);
 }

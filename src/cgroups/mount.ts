@@ -8,6 +8,7 @@
 import { AT, type Kernel, MNT_DETACH, MS, O } from "../../ffi/mod.ts";
 import { parseProcCgroup } from "./layout.ts";
 import { bindWithFlags, ownCgroupDir, refusedInUserNamespace } from "../init/fallback_mounts.ts";
+import { readAll } from "../specutils/read_all.ts";
 
 const fdPath = (fd: number) => `/proc/self/fd/${fd}`;
 
@@ -57,6 +58,16 @@ function bindOwnCgroup(k: Kernel, top: number, dir: string, path: string, flags:
   k.unlinkat(top, stage, AT.REMOVEDIR);
 }
 
+/** This process's /proc/self/cgroup, read through the Kernel (init has joined the container's cgroups). */
+function readProcCgroup(k: Kernel): string {
+  const fd = k.open("/proc/self/cgroup", O.RDONLY | O.CLOEXEC);
+  try {
+    return new TextDecoder().decode(readAll(k, fd));
+  } finally {
+    k.close(fd);
+  }
+}
+
 /**
  * Mounts the v1 tree at `target` (an fd path of the destination) and returns true; false when it does
  * not apply (no v1 hierarchy), and the caller mounts cgroup2 as usual. Without a cgroup namespace each
@@ -68,7 +79,7 @@ export function mountCgroupV1Tree(
   target: string,
   reopen: () => number,
   flags: number,
-  procCgroup: string = Deno.readTextFileSync("/proc/self/cgroup"),
+  procCgroup: string = readProcCgroup(k),
 ): boolean {
   const lines = parseProcCgroup(procCgroup);
   const v1 = lines.filter((l) => l.controllers.length > 0);

@@ -98,6 +98,10 @@ export const REGISTRY: Record<string, Entry> = {
     synopsis: "create a new OCI bundle specification file",
     load: async () => (await import("./spec.ts")).createCommand(),
   },
+  explain: {
+    synopsis: "show what creating a container would do to the kernel, without running anything",
+    load: async () => (await import("./explain.ts")).createCommand(),
+  },
   features: {
     synopsis: "show the enabled features",
     load: async () => (await import("./features.ts")).createCommand(),

@@ -136,6 +136,36 @@ interface HostedLoader {
   destroyed: Promise<void>;
 }
 
+/** A spec create accepts: it names a process and a root. */
+export type CreatableSpec = Spec & { process: Process; root: { path: string; readonly?: boolean } };
+
+/**
+ * Opens `bundle`/config.json and reads it as create does (validated, paths made absolute, warnings to
+ * `warn`); the spec must name a process and a root. Returns the spec and the open fd, which boot is handed
+ * and the caller closes. Needs loadContainerModules().
+ */
+export function openBundleSpec(
+  k: Kernel,
+  bundle: string,
+  warn: (w: string) => void,
+): { spec: CreatableSpec; specFd: number } {
+  let specFd: number;
+  try {
+    specFd = k.open(`${bundle}/config.json`, O.RDONLY | O.CLOEXEC);
+  } catch (e) {
+    throw new ContainerError("invalid", `cannot open ${bundle}/config.json: ${(e as Error).message}`);
+  }
+  try {
+    const spec = modules().readSpecFromFile(k, bundle, specFd, warn);
+    if (!spec.process) throw new ContainerError("invalid", "spec has no process");
+    if (!spec.root?.path) throw new ContainerError("invalid", "spec has no root.path");
+    return { spec: spec as CreatableSpec, specFd };
+  } catch (e) {
+    k.close(specFd);
+    throw e;
+  }
+}
+
 /** The state root as an absolute path. */
 export function stateRoot(conf: Config): string {
   return absOf(Deno.cwd(), conf.root);
@@ -186,14 +216,9 @@ export class Container {
     let pidFileWritten = false;
     try {
       lock = FileLock.acquire(k, dir.lockPath, true)!;
-      try {
-        specFd = k.open(`${bundle}/config.json`, O.RDONLY | O.CLOEXEC);
-      } catch (e) {
-        throw new ContainerError("invalid", `cannot open ${bundle}/config.json: ${(e as Error).message}`);
-      }
-      const spec = modules().readSpecFromFile(k, bundle, specFd, (w) => log.warning(w));
-      if (!spec.process) throw new ContainerError("invalid", "spec has no process");
-      if (!spec.root?.path) throw new ContainerError("invalid", "spec has no root.path");
+      const opened = openBundleSpec(k, bundle, (w) => log.warning(w));
+      specFd = opened.specFd;
+      const spec = opened.spec;
       const terminal = spec.process.terminal === true;
       checkTerminal(k, terminal, opts.consoleSocket, opts.attached === true);
 
@@ -774,7 +799,7 @@ export class Container {
  * boot's --total-memory for a container with a memory limit (informational: the wrapper's cgroup
  * enforces it), left out when unlimited, as runsc does.
  */
-function totalMemoryFlag(spec: Spec): bigint | undefined {
+export function totalMemoryFlag(spec: Spec): bigint | undefined {
   const limit = spec.linux?.resources?.memory?.limit;
   return limit !== undefined && limit > 0 && limit < 0x7ffffffffffff000
     ? BigInt(Math.trunc(limit))

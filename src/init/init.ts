@@ -88,7 +88,7 @@ export function prepare(
   const seccomp = cfg.spec.linux?.seccomp;
   const filter = compiled !== undefined ? compiled : seccomp ? compileSeccomp(seccomp) : null;
   const sources = cfg.mode === "create" ? takeSources(k, cfg) : null;
-  const before = namespaceIds();
+  const before = namespaceIds(k);
   const plan = planNamespaces(cfg);
   enterNamespaces(k, plan);
   // Before init becomes the namespace's root: its /proc/self files belong to boot's uid until execve.
@@ -99,11 +99,11 @@ export function prepare(
   // A network namespace of its own starts with `lo` down; runtimes bring it up (runc does).
   if (plan.unshare & CLONE.NEWNET) k.linkUp("lo");
   if (sources) {
-    buildRoot(k, cfg, sources, ownNamespaces(before));
+    buildRoot(k, cfg, sources, ownNamespaces(k, before));
     setNames(k, cfg.spec);
   }
   const p = cfg.process;
-  applyOomScoreAdj(p);
+  applyOomScoreAdj(k, p);
   applyPersonality(k, cfg.spec.linux?.personality);
   restrictCpus(k, cfg.cpuNum);
   applyScheduling(k, p);

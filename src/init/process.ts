@@ -30,17 +30,21 @@ export function setNames(k: Kernel, spec: Spec): void {
 const NS_FILES: Record<SysctlNamespace, string> = { ipc: "ipc", network: "net", uts: "uts" };
 
 /** The identity (device:inode) of this thread's ipc, network and uts namespaces. */
-export function namespaceIds(): Record<SysctlNamespace, string> {
+export function namespaceIds(k: Kernel): Record<SysctlNamespace, string> {
   const id = (f: string) => {
-    const st = Deno.statSync(`/proc/thread-self/ns/${f}`);
-    return `${st.dev}:${st.ino}`;
+    const fd = k.open(`/proc/thread-self/ns/${f}`, O.PATH | O.CLOEXEC);
+    try {
+      return k.fileId(fd);
+    } finally {
+      k.close(fd);
+    }
   };
   return { ipc: id(NS_FILES.ipc), network: id(NS_FILES.network), uts: id(NS_FILES.uts) };
 }
 
 /** The sysctl namespaces this thread now has of its own: those that differ from `before` (boot's). */
-export function ownNamespaces(before: Record<SysctlNamespace, string>): Set<SysctlNamespace> {
-  const now = namespaceIds();
+export function ownNamespaces(k: Kernel, before: Record<SysctlNamespace, string>): Set<SysctlNamespace> {
+  const now = namespaceIds(k);
   return new Set((Object.keys(before) as SysctlNamespace[]).filter((t) => before[t] !== now[t]));
 }
 
@@ -117,10 +121,15 @@ export function applyRlimits(k: Kernel, p: Process): void {
 }
 
 /** Writes process.oomScoreAdj. */
-export function applyOomScoreAdj(p: Process): void {
+export function applyOomScoreAdj(k: Kernel, p: Process): void {
   if (p.oomScoreAdj === undefined) return;
   try {
-    Deno.writeTextFileSync("/proc/self/oom_score_adj", String(p.oomScoreAdj));
+    const fd = k.open("/proc/self/oom_score_adj", O.WRONLY | O.CLOEXEC);
+    try {
+      k.write(fd, new TextEncoder().encode(String(p.oomScoreAdj)));
+    } finally {
+      k.close(fd);
+    }
   } catch (e) {
     throw new Error(`oomScoreAdj ${p.oomScoreAdj}: ${(e as Error).message}`);
   }

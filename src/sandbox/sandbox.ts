@@ -3,13 +3,13 @@
  * session, feed it the mounts, and block until the start-sync byte says the container is created and
  * the controller listens.
  */
-import type { Kernel } from "../../ffi/kernel.ts";
-import { CLD, O, P, SIGNALS, SOCK, W } from "../../ffi/consts.ts";
+import type { Kernel, SpawnOptions } from "../../ffi/kernel.ts";
+import { AT, CLD, O, P, SIGNALS, SOCK, W } from "../../ffi/consts.ts";
 import { Errno } from "../../ffi/errno.ts";
 import { isErrno } from "../../ffi/error.ts";
 import type { Mount } from "../specutils/spec.ts";
 import { self, selfArgv } from "../specutils/exe.ts";
-import { bootCommand, bootEnv } from "./boot_args.ts";
+import { type BootCommand, bootCommand, bootEnv } from "./boot_args.ts";
 import { openBindSources } from "./mounts.ts";
 import { readProcStat } from "../container/proc.ts";
 import { testPause } from "../boot/test_pause.ts";
@@ -74,15 +74,27 @@ export class SandboxError extends Error {
   }
 }
 
+/** boot's command line and fds, opened and ready to spawn (prepareBoot). */
+export interface PreparedBoot {
+  /** The boot arguments and the child fd → parent fd map. */
+  cmd: BootCommand;
+  /** Our end of the start-sync socket. */
+  syncR: number;
+  /** The write end of the mounts pipe. */
+  mountsW: number;
+  /** The fds donated to boot, to close once it is spawned (or on failure). */
+  opened: number[];
+}
+
 /**
- * Spawns boot and waits for its start-sync byte. The caller keeps ownership of `specFd` and the stdio
- * fds. On failure boot is killed and reaped, and a SandboxError explains why.
+ * Opens everything boot is handed (the root and bind sources O_PATH, the bound control socket, the mounts
+ * pipe, the start-sync socketpair, /dev/null, the boot log and the exit-status file) and builds its
+ * command line. On failure everything opened here is closed again.
  */
-export function startSandbox(k: Kernel, opts: SandboxOptions): Sandbox {
+export function prepareBoot(k: Kernel, opts: SandboxOptions): PreparedBoot {
   const opened: number[] = [];
   const keep = (fd: number) => (opened.push(fd), fd);
   let syncR = -1, mountsW = -1;
-  let pid = -1;
   try {
     keep(openRootfs(k, opts.rootfs, opts.bundle));
     for (const fd of openBindSources(k, opts.mounts)) keep(fd);
@@ -123,18 +135,53 @@ export function startSandbox(k: Kernel, opts: SandboxOptions): Sandbox {
         cgroups: opts.cgroupFds,
       },
     );
-    pid = k.spawn({
-      path: self().path,
-      argv: selfArgv(cmd.args),
-      env: bootEnv(Deno.env.toObject()),
-      fds: cmd.fds,
-      setsid: true,
-    });
-    opts.onSpawned?.(pid);
-    testPause("create-before-sync");
+    return { cmd, syncR, mountsW, opened };
   } catch (e) {
     if (syncR >= 0) k.close(syncR);
     if (mountsW >= 0) k.close(mountsW);
+    for (const fd of opened) k.close(fd);
+    throw e;
+  }
+}
+
+/** How boot is spawned: the runts executable, in a new session, with `cmd`'s fds only. */
+export function bootSpawn(cmd: BootCommand): SpawnOptions {
+  return {
+    path: self().path,
+    argv: selfArgv(cmd.args),
+    env: bootEnv(Deno.env.toObject()),
+    fds: cmd.fds,
+    setsid: true,
+  };
+}
+
+/** Sends the mount list to boot over the mounts pipe (all of it, in one JSON document). */
+export function sendMounts(k: Kernel, fd: number, mounts: readonly Mount[]): void {
+  writeAll(k, fd, new TextEncoder().encode(JSON.stringify(mounts)));
+}
+
+/**
+ * Spawns boot and waits for its start-sync byte. The caller keeps ownership of `specFd` and the stdio
+ * fds. On failure boot is killed and reaped, and a SandboxError explains why.
+ */
+export function startSandbox(k: Kernel, opts: SandboxOptions): Sandbox {
+  let prepared: PreparedBoot;
+  try {
+    prepared = prepareBoot(k, opts);
+  } catch (e) {
+    const hint = fdLimitHint(e);
+    if (hint) throw new SandboxError(`starting the sandbox: ${(e as Error).message}${hint}`);
+    throw e;
+  }
+  const { syncR, mountsW, opened } = prepared;
+  let pid = -1;
+  try {
+    pid = k.spawn(bootSpawn(prepared.cmd));
+    opts.onSpawned?.(pid);
+    testPause("create-before-sync");
+  } catch (e) {
+    k.close(syncR);
+    k.close(mountsW);
     for (const fd of opened.splice(0)) k.close(fd);
     if (pid > 0) abort(k, pid);
     const hint = fdLimitHint(e);
@@ -145,7 +192,7 @@ export function startSandbox(k: Kernel, opts: SandboxOptions): Sandbox {
   }
 
   try {
-    writeAll(k, mountsW, new TextEncoder().encode(JSON.stringify(opts.mounts)));
+    sendMounts(k, mountsW, opts.mounts);
   } catch (e) {
     // boot died before reading its mounts: the sync read below reports it.
     if (!isErrno(e, Errno.EPIPE)) {
@@ -213,9 +260,9 @@ export function bindControlSocket(k: Kernel, address: string): number {
   try {
     if (!address.startsWith("@")) {
       try {
-        Deno.removeSync(address);
+        k.unlinkat(AT.FDCWD, address, 0);
       } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
+        if (!isErrno(e, Errno.ENOENT)) throw e;
       }
     }
     k.bind(fd, address);
