@@ -3,6 +3,7 @@
  * a command line for re-invoking ourselves (`ToFlags`).
  */
 import type { FlagSet, Ref } from "../flag/flag.ts";
+import { inInitialUserNamespace } from "../util/privilege.ts";
 
 /** How the container's network is set up. */
 export type NetworkMode = "none" | "sandbox" | "host";
@@ -13,10 +14,25 @@ export type LogFormat = "text" | "json";
 const NETWORK_MODES: readonly NetworkMode[] = ["none", "sandbox", "host"];
 const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
 
+/** The state root of a privileged runtime. */
+export const SYSTEM_ROOT = "/run/runts";
+
+/**
+ * The default --root, as runc chooses its own: `$XDG_RUNTIME_DIR/runts` for a caller that is not root
+ * (or is root only of a user namespace, as under rootless podman, unless $USER is root), else
+ * /run/runts. A user cannot write /run.
+ */
+export function defaultRoot(env: Record<string, string | undefined> = Deno.env.toObject()): string {
+  const xdg = env.XDG_RUNTIME_DIR;
+  if (!xdg) return SYSTEM_ROOT;
+  const honour = Deno.uid() !== 0 || (!inInitialUserNamespace() && env.USER !== "root");
+  return honour ? `${xdg.replace(/\/+$/, "")}/runts` : SYSTEM_ROOT;
+}
+
 /** The global configuration. Field defaults are the flag defaults. */
 export class Config {
   /** Directory for container state. */
-  root = "/run/runts";
+  root = SYSTEM_ROOT;
   /** The log file engines read (warnings and errors; debug lines too with --debug). */
   log = "";
   /** Format of the --log file. */
@@ -88,7 +104,7 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
  */
 export function registerFlags(f: FlagSet): () => Config {
   const d = new Config();
-  const root = f.string("root", d.root, "root directory for storage of container state.");
+  const root = f.string("root", defaultRoot(), "root directory for storage of container state.");
   const log = f.string(
     "log",
     d.log,
