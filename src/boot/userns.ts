@@ -21,6 +21,9 @@ import type { Spec } from "../specutils/spec.ts";
 import { getNS } from "../specutils/namespaces.ts";
 import { isIdmapped, mapText } from "../specutils/idmap.ts";
 import { Idmapper } from "./idmap.ts";
+import { capableInOwnNamespace, rootlessIdMaps } from "./rootless.ts";
+import { enterForInit, execPlan, type FirstChildPlan, spawnAfterFirstChild } from "./first_child.ts";
+import { inInitialUserNamespace } from "../util/privilege.ts";
 import { log } from "../log/log.ts";
 import type { InitSpawn } from "./spawn_init.ts";
 
@@ -30,6 +33,11 @@ export interface IdMaps {
   gidMap: string;
   /** "deny" where an unprivileged writer must deny setgroups before writing gid_map; null leaves it. */
   setgroups: "deny" | null;
+  /**
+   * Rootless with subordinate ids: the arguments (after the pid) for newuidmap and newgidmap, which
+   * write the maps instead (src/boot/rootless.ts); null: the writer writes them itself.
+   */
+  helpers: { newuidmap: string; newgidmap: string; uid: string[]; gid: string[] } | null;
 }
 
 /** True when the spec asks for a new user namespace (one without a path). */
@@ -44,12 +52,22 @@ export function specIdMaps(spec: Spec): IdMaps {
     uidMap: mapText(spec.linux?.uidMappings ?? []),
     gidMap: mapText(spec.linux?.gidMappings ?? []),
     setgroups: null,
+    helpers: null,
   };
 }
 
 // The map writer's code. One request per line (a host pid); one answer per line.
 const WRITER_SOURCE = `
 const enc = new TextEncoder(), dec = new TextDecoder();
+function helper(cmd, pid, args) {
+  let out;
+  try {
+    out = new Deno.Command(cmd, { args: [pid, ...args], stdin: "null", stdout: "null", stderr: "piped" }).outputSync();
+  } catch (e) {
+    throw new Error(cmd + ": " + (e.code ?? e.message));
+  }
+  if (!out.success) throw new Error(cmd + " " + args.join(" ") + ": " + dec.decode(out.stderr).trim());
+}
 function put(path, text) {
   try {
     Deno.writeTextFileSync(path, text);
@@ -75,9 +93,14 @@ self.onmessage = (e) => {
         let reply = "ok";
         try {
           if (!/^[0-9]+$/.test(pid)) throw new Error("bad request " + JSON.stringify(pid));
-          put("/proc/" + pid + "/uid_map", maps.uidMap);
-          if (maps.setgroups) put("/proc/" + pid + "/setgroups", maps.setgroups);
-          put("/proc/" + pid + "/gid_map", maps.gidMap);
+          if (maps.helpers) {
+            helper(maps.helpers.newuidmap, pid, maps.helpers.uid);
+            helper(maps.helpers.newgidmap, pid, maps.helpers.gid);
+          } else {
+            put("/proc/" + pid + "/uid_map", maps.uidMap);
+            if (maps.setgroups) put("/proc/" + pid + "/setgroups", maps.setgroups);
+            put("/proc/" + pid + "/gid_map", maps.gidMap);
+          }
         } catch (err) {
           reply = "error: " + String(err.message ?? err).replaceAll("\\n", " ");
         }
@@ -199,8 +222,8 @@ export interface ClonePreparation {
   /** The child's side of the map writer's handshake, for a new user namespace. */
   idMaps: IdMapHandshake | null;
   /**
-   * For a joined user namespace with a new pid namespace: what boot's first child does before it clones
-   * init (runInGrandchild), so that the pid namespace is owned by the joined user namespace.
+   * What boot's first child does before it clones init (runInGrandchild), for namespaces boot does not
+   * enter itself (src/boot/first_child.ts); null: boot clones init directly.
    */
   firstChild: (() => void) | null;
   /** Releases the trees, the writer and the idmap namespaces; after the clone (or its failure). */
@@ -208,33 +231,55 @@ export interface ClonePreparation {
 }
 
 /**
- * Prepares a create's clone: for a new user namespace, the sources detached here and a map writer; for
- * idmapped mounts, the sources detached and idmapped here. Anything else passes through as it is.
+ * Prepares a clone: for a new user namespace, the sources detached here (init takes them by path when
+ * boot may not: rootless) and a map writer; for idmapped mounts, the sources detached and idmapped here;
+ * a first child for namespaces boot does not enter itself. Anything else passes through as it is.
  */
 export function prepareClone(k: Kernel, s: InitSpawn): ClonePreparation {
   const spec = s.config.spec;
-  const create = s.config.mode === "create";
-  const newUser = create && wantsNewUserNamespace(spec);
-  const joined = create ? getNS(spec, "user")?.path : undefined;
-  const idmapped = create && s.config.mounts.some(isIdmapped);
-  const grandchild = joined !== undefined && s.pidns.kind === "new";
-  if (!newUser && !grandchild && !idmapped) {
-    return { spawn: s, flags: 0, idMaps: null, firstChild: null, close() {} };
+  const privileged = capableInOwnNamespace(k);
+  // Only root of the host may setns back into boot's own pid namespace (src/boot/first_child.ts).
+  const canReturn = privileged && inInitialUserNamespace();
+  if (s.config.mode !== "create") return withFirstChild(k, s, execPlan(s, canReturn));
+  const newUser = wantsNewUserNamespace(spec);
+  const joined = getNS(spec, "user")?.path;
+  const idmapped = s.config.mounts.some(isIdmapped);
+  if (!privileged) {
+    if (idmapped) throw new Error("idmapped mounts need a privileged runtime (CAP_SYS_ADMIN)");
+    if (!newUser && !joined) {
+      throw new Error(
+        'linux.namespaces: a rootless runtime needs a user namespace: add {"type": "user"} with ' +
+          "linux.uidMappings and linux.gidMappings of the caller's ids (`runts spec --rootless` writes one)",
+      );
+    }
+  }
+  const first: FirstChildPlan | null = (joined !== undefined && s.pidns.kind === "new") ||
+      (!canReturn && s.pidns.kind === "join")
+    ? { user: joined ?? null, pid: s.pidns }
+    : null;
+  // Unprivileged, init cannot copy the host's mount trees (open_tree): it always takes them by path.
+  if (privileged && !newUser && !first && !idmapped) return passThrough(s);
+  if (newUser && first) {
+    // The first child would have to make the user namespace after joining the pid namespace.
+    throw new Error(
+      "a new user namespace in a joined pid namespace needs a runtime that is root of the host",
+    );
   }
   const idmapper = idmapped ? new Idmapper(k, spec, s.config.mounts) : null;
   let sources: DetachedSources | null = null;
   try {
-    sources = detachSources(k, s, (i, tree) => idmapper?.apply(i, tree));
-    const writer = newUser ? startMapWriter(k, specIdMaps(spec)) : null;
+    // Unprivileged, init takes the sources by path in its own mount namespace (src/init/rootless.ts).
+    sources = privileged
+      ? detachSources(k, s, (i, tree) => idmapper?.apply(i, tree))
+      : { spawn: { ...s, config: { ...s.config, sourcesByPath: true } }, close() {} };
+    const maps = newUser ? (privileged ? specIdMaps(spec) : rootlessIdMaps(k, spec)) : null;
+    const writer = maps ? startMapWriter(k, maps) : null;
     const done = sources;
-    const spawn = grandchild
-      ? { ...sources.spawn, config: { ...sources.spawn.config, userEntered: true } }
-      : sources.spawn;
     return {
-      spawn,
+      spawn: first ? spawnAfterFirstChild(sources.spawn, first) : sources.spawn,
       flags: newUser ? CLONE.NEWUSER : 0,
       idMaps: writer?.handshake ?? null,
-      firstChild: grandchild ? () => enterForPidNamespace(k, joined) : null,
+      firstChild: first ? () => enterForInit(k, first) : null,
       close() {
         writer?.close();
         done.close();
@@ -248,18 +293,17 @@ export function prepareClone(k: Kernel, s: InitSpawn): ClonePreparation {
   }
 }
 
-/**
- * In boot's first child: joins the user namespace at `path`, then makes a pid namespace (for its
- * children) that the user namespace owns.
- */
-function enterForPidNamespace(k: Kernel, path: string): void {
-  const fd = k.open(path, O.RDONLY | O.CLOEXEC);
-  try {
-    k.setns(fd, CLONE.NEWUSER);
-  } catch (e) {
-    throw new Error(`joining the user namespace ${path}: ${(e as Error).message}`);
-  } finally {
-    k.close(fd);
-  }
-  k.unshare(CLONE.NEWPID);
+function passThrough(s: InitSpawn): ClonePreparation {
+  return { spawn: s, flags: 0, idMaps: null, firstChild: null, close() {} };
+}
+
+function withFirstChild(k: Kernel, s: InitSpawn, plan: FirstChildPlan | null): ClonePreparation {
+  if (!plan) return passThrough(s);
+  return {
+    spawn: spawnAfterFirstChild(s, plan),
+    flags: 0,
+    idMaps: null,
+    firstChild: () => enterForInit(k, plan),
+    close() {},
+  };
 }

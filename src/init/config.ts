@@ -46,6 +46,11 @@ export interface InitConfig {
    */
   sourcesDetached?: boolean;
   /**
+   * create mode, rootless: the root and bind sources are taken by path once init has a mount namespace
+   * of its own (src/init/rootless.ts); rootFd and bindFds only say which files those must be.
+   */
+  sourcesByPath?: boolean;
+  /**
    * create mode: the spec's user namespace (a path) was joined already, by boot's first child, which made
    * the container's pid namespace in it (src/boot/userns.ts); init does not join it again.
    */

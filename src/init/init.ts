@@ -37,6 +37,7 @@ import {
 import { capMask, lastCap } from "../specutils/capabilities.ts";
 import { becomeRoot, checkJoinedMaps } from "./userns.ts";
 import { applyTimeOffsets } from "./timens.ts";
+import { takeSourcesByPath } from "./rootless.ts";
 import { getNS } from "../specutils/namespaces.ts";
 import { type CompiledFilter, compileSeccomp, installFilter } from "../seccomp/compile.ts";
 
@@ -87,10 +88,12 @@ export function prepare(
   // libseccomp is dlopen'ed from the host's root, so the filter is compiled before anything moves.
   const seccomp = cfg.spec.linux?.seccomp;
   const filter = compiled !== undefined ? compiled : seccomp ? compileSeccomp(seccomp) : null;
-  const sources = cfg.mode === "create" ? takeSources(k, cfg) : null;
+  const late = cfg.mode === "create" && cfg.sourcesByPath === true;
+  let sources = cfg.mode === "create" && !late ? takeSources(k, cfg) : null;
   const before = namespaceIds(k);
   const plan = planNamespaces(cfg);
   enterNamespaces(k, plan);
+  if (late) sources = takeSourcesByPath(k, cfg);
   // Before init becomes the namespace's root: its /proc/self files belong to boot's uid until execve.
   if (plan.unshare & CLONE.NEWTIME) {
     applyTimeOffsets(k, cfg.mode === "exec" ? cfg.timeOffsets : cfg.spec.linux?.timeOffsets);
