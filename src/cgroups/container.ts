@@ -19,7 +19,12 @@ export type { CgroupRecord } from "./manager.ts";
 export interface SetupOptions {
   /** --systemd-cgroup: cgroupsPath is "slice:prefix:name". */
   systemd: boolean;
-  /** --rootless: cgroups the user may not make are skipped (with a warning) instead of failing. */
+  /**
+   * A rootless runtime (src/util/privilege.ts rootlessCgroups): the container's cgroups go where a
+   * subtree is delegated to the caller, and each hierarchy where the caller may not make them is left
+   * out with a warning (its limits are then not enforced) instead of failing. Default: a caller that is
+   * not root.
+   */
   rootless?: boolean;
   /** Receives notices about resources that are not enforced here. */
   warn(msg: string): void;
@@ -34,28 +39,50 @@ export interface SetupOptions {
   fs?: CgroupFs;
 }
 
+/** Errors that mean "this cgroup is not the caller's" (a rootless runtime then goes without it). */
+const REFUSED = /\b(EACCES|EPERM|EROFS)\b/;
+
 /**
  * Makes the container's cgroups and applies `linux.resources`. On failure nothing is left behind and
- * the error says what failed. Without root (rootless), a refused mkdir means "no cgroups": null.
+ * the error says what failed. Rootless, a hierarchy whose directory the caller may not make is left
+ * out with a warning, and with none left the container has no cgroups: null.
  */
 export function setUpCgroups(k: Kernel, spec: Spec, id: string, opts: SetupOptions): CgroupRecord | null {
   const layout = opts.layout ?? detectLayout();
   const fs = opts.fs ?? hostCgroupFs(k);
+  const rootless = opts.rootless === true || k.getuid() !== 0;
   const target = resolveCgroupsPath(spec.linux?.cgroupsPath, id, opts.systemd);
-  const rec: CgroupRecord = { mode: layout.mode, dirs: plannedDirs(layout, target), created: [] };
+  const rec: CgroupRecord = { mode: layout.mode, dirs: plannedDirs(layout, target, rootless), created: [] };
   opts.record?.(rec);
   const resources: LinuxResources = spec.linux?.resources ?? {};
+  const refused: { key: string; why: string }[] = [];
   try {
     createCgroups(fs, layout, rec, {
       needV2: v2ControllersFor(resources),
       claim: !spec.linux?.cgroupsPath,
       progress: opts.record,
+      refused: rootless
+        ? (h, e) => REFUSED.test(e.message) && (refused.push({ key: h.key, why: e.message }), true)
+        : undefined,
     });
+    if (refused.length) {
+      opts.warn(
+        `rootless: container ${id} has no cgroup in ${refused.map((r) => r.key).join(", ")} ` +
+          `(${refused[0].why}): limits there are not enforced (give this user a cgroup subtree of its own ` +
+          "to have them)",
+      );
+    }
+    if (Object.keys(rec.dirs).length === 0) {
+      destroyCgroups(k, fs, rec);
+      return null;
+    }
     opts.record?.(rec);
     applyResources(viewOf(fs, rec), resources, {
       k,
       warn: opts.warn,
-      devices: deviceRules(resources.devices, spec.linux?.devices),
+      // Device rules need privileges over the host (v1 devices.deny, v2 bpf); as runc, rootless skips
+      // them: its devices are binds of nodes the caller may open anyway.
+      devices: rootless ? null : deviceRules(resources.devices, spec.linux?.devices),
     });
   } catch (e) {
     try {
@@ -63,14 +90,16 @@ export function setUpCgroups(k: Kernel, spec: Spec, id: string, opts: SetupOptio
     } catch (undo) {
       opts.warn(`cleaning up after a failed cgroup setup: ${(undo as Error).message}`);
     }
-    const unprivileged = opts.rootless === true || k.getuid() !== 0;
-    if (unprivileged && rec.created.length === 0 && /EACCES|EPERM|EROFS/.test((e as Error).message)) {
-      opts.warn(`no cgroups for container ${id}: ${(e as Error).message}`);
-      return null;
-    }
     throw new Error(`setting up cgroups: ${(e as Error).message}`);
   }
   return rec;
+}
+
+/** True when `resources` asks for a limit (device rules aside: they are access control). */
+export function asksForLimits(resources: LinuxResources | undefined): boolean {
+  return Object.entries(resources ?? {}).some(([key, v]) =>
+    key !== "devices" && v !== undefined && v !== null && (typeof v !== "object" || Object.keys(v).length > 0)
+  );
 }
 
 /**

@@ -43,10 +43,12 @@ function parentOf(dir: string): string {
   return dir.slice(0, dir.lastIndexOf("/")) || "/";
 }
 
-/** The directory of the container in each usable hierarchy of `layout`. */
-export function plannedDirs(layout: Layout, target: CgroupTarget): Record<string, string> {
+/** The directory of the container in each usable hierarchy of `layout` (cgroupPathIn's rules). */
+export function plannedDirs(layout: Layout, target: CgroupTarget, rootless = false): Record<string, string> {
   const dirs: Record<string, string> = {};
-  for (const h of layout.hierarchies) dirs[h.key] = directoryOf(h, cgroupPathIn(h, target, layout.mode));
+  for (const h of layout.hierarchies) {
+    dirs[h.key] = directoryOf(h, cgroupPathIn(h, target, layout.mode, rootless));
+  }
   return dirs;
 }
 
@@ -72,6 +74,11 @@ export interface CreateOptions {
   claim?: boolean;
   /** Called whenever `rec.created` has grown, so a record saved here survives a kill part-way. */
   progress?: (rec: CgroupRecord) => void;
+  /**
+   * Rootless: called when making hierarchy `h`'s directories failed with `e`; true drops the hierarchy
+   * (its directory leaves `rec.dirs`, what was made of it stays in `rec.created`) instead of failing.
+   */
+  refused?: (h: Hierarchy, e: Error) => boolean;
 }
 
 /**
@@ -99,18 +106,34 @@ export function createCgroups(fs: CgroupFs, layout: Layout, rec: CgroupRecord, o
   for (const h of layout.hierarchies) {
     const dir = rec.dirs[h.key];
     if (!dir) continue;
-    const dirs = chain(h.mountpoint, dir);
-    if (h.version === 2) {
-      const v1Served = new Set(layout.hierarchies.flatMap((x) => (x.version === 1 ? x.controllers : [])));
-      const wanted = layout.mode === "v2"
-        ? h.controllers
-        : opts.needV2.filter((c) => !v1Served.has(c === "io" ? "blkio" : c));
-      makeV2(fs, h, dirs, wanted, opts.needV2, rec);
-    } else {
-      for (const d of dirs) if (mkdirRetrying(fs, d) && !rec.created.includes(d)) rec.created.push(d);
-      if (h.controllers.includes("cpuset")) inheritCpuset(fs, dirs);
+    try {
+      makeHierarchy(fs, layout, h, chain(h.mountpoint, dir), opts.needV2, rec);
+    } catch (e) {
+      if (!opts.refused?.(h, e as Error)) throw e;
+      delete rec.dirs[h.key];
+    } finally {
+      progress();
     }
-    progress();
+  }
+}
+
+function makeHierarchy(
+  fs: CgroupFs,
+  layout: Layout,
+  h: Hierarchy,
+  dirs: string[],
+  needV2: string[],
+  rec: CgroupRecord,
+): void {
+  if (h.version === 2) {
+    const v1Served = new Set(layout.hierarchies.flatMap((x) => (x.version === 1 ? x.controllers : [])));
+    const wanted = layout.mode === "v2"
+      ? h.controllers
+      : needV2.filter((c) => !v1Served.has(c === "io" ? "blkio" : c));
+    makeV2(fs, h, dirs, wanted, needV2, rec);
+  } else {
+    for (const d of dirs) if (mkdirRetrying(fs, d) && !rec.created.includes(d)) rec.created.push(d);
+    if (h.controllers.includes("cpuset")) inheritCpuset(fs, dirs);
   }
 }
 

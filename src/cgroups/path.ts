@@ -95,14 +95,15 @@ export function resolveCgroupsPath(
  * - a v1 hierarchy: below our own cgroup (libcontainer's fs driver, GetOwnCgroupPath);
  * - pure v2: below the parent of our own cgroup (fs2's defaultDirPath: our own cgroup holds processes,
  *   so it could not enable controllers for a child);
- * - the unified hierarchy of a hybrid host: from its root (fs joins /sys/fs/cgroup/unified/<path>).
+ * - the unified hierarchy of a hybrid host: from its root (fs joins /sys/fs/cgroup/unified/<path>), but
+ *   for a rootless runtime as on pure v2, where a subtree delegated to the caller is.
  */
-export function cgroupPathIn(h: Hierarchy, target: CgroupTarget, mode: LayoutMode): string {
+export function cgroupPathIn(h: Hierarchy, target: CgroupTarget, mode: LayoutMode, rootless = false): string {
   if (!target.relative) return target.path;
   // Our own cgroup as the mount shows it: outside the mount's root it cannot be reached.
   const own = isWithin(h.own, h.mountRoot) ? h.own : h.mountRoot;
   let base = own;
-  if (h.version === 2 && mode === "hybrid") base = h.mountRoot;
+  if (h.version === 2 && mode === "hybrid" && !rootless) base = h.mountRoot;
   else if (h.version === 2) {
     const up = own.slice(0, own.lastIndexOf("/")) || "/";
     base = isWithin(up, h.mountRoot) ? up : h.mountRoot;

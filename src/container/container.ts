@@ -30,6 +30,7 @@ import {
 } from "../sandbox/sandbox.ts";
 import type { Loader } from "../boot/loader.ts";
 import { sleepSync } from "../util/sleep.ts";
+import { rootlessCgroups } from "../util/privilege.ts";
 import { testPause } from "../boot/test_pause.ts";
 import { RemoteError } from "../urpc/client.ts";
 import { NoReplyError, PendingCall } from "../sandbox/pending_call.ts";
@@ -241,10 +242,14 @@ export class Container {
       c.save();
       log.debug(`container ${opts.id}: spec read and validated`);
       // The cgroups exist, limits set, before boot starts; init joins them before it execs the app.
+      const rootless = rootlessCgroups(k, conf.rootless);
       c.rec.cgroups = modules().cgroups.setUpCgroups(k, spec, opts.id, {
         systemd: conf.systemdCgroup,
-        rootless: conf.rootless,
-        warn: (m) => log.warning(m),
+        rootless,
+        // Rootless, limits the spec asks for may go unenforced: the caller hears it on stderr too.
+        warn: rootless && modules().cgroups.asksForLimits(spec.linux?.resources)
+          ? warnCaller
+          : (m) => log.warning(m),
         record: (rec) => (c!.rec.cgroups = rec, c!.save()),
       }) ?? undefined;
       c.save();

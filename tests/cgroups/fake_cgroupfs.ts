@@ -110,6 +110,8 @@ export class FakeCgroupFs implements CgroupFs {
   readonly writes: FakeWrite[] = [];
   /** Writes to fail: path → errno. */
   readonly failWrites = new Map<string, number>();
+  /** Parents in which mkdir fails (a cgroup not delegated to the caller): path → errno. */
+  readonly failMkdirIn = new Map<string, number>();
   /** Directories that report processes (rmdir → EBUSY) while listed. */
   readonly busy = new Set<string>();
 
@@ -217,6 +219,8 @@ export class FakeCgroupFs implements CgroupFs {
     const parentPath = path.slice(0, path.lastIndexOf("/"));
     const parent = this.nodes.get(parentPath);
     if (!parent) throw err("mkdirat", path, Errno.ENOENT);
+    const refused = this.failMkdirIn.get(parentPath);
+    if (refused !== undefined) throw err("mkdirat", path, refused);
     const h = parent.h;
     let files: Array<[string, string]>;
     if (h.version === 1) {
