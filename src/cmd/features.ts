@@ -3,7 +3,8 @@
  * all hook stages, the mount options validation accepts, the namespaces init can create or join, the
  * capability names it knows, cgroups (docs/cgroups.md), seccomp where libseccomp is installed
  * (docs/security.md), user and time namespaces and idmapped bind mounts where init starts as a clone child
- * (x86_64, docs/security.md); no AppArmor or SELinux.
+ * (x86_64, docs/security.md; idmapped mounts for a runtime that is root of the host only); no AppArmor or
+ * SELinux.
  */
 import type { FlagSet } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
@@ -12,6 +13,9 @@ import { isBindMountOption } from "../specutils/mount_options.ts";
 import { VERSION, writeStdout } from "./cmd.ts";
 import { seccompFeatures } from "../seccomp/features.ts";
 import { clonedInits } from "../boot/clone_inits.ts";
+import { capableInOwnNamespace } from "../boot/rootless.ts";
+import { inInitialUserNamespace } from "../util/privilege.ts";
+import { linux } from "../../ffi/mod.ts";
 
 // mount(8) option names runc's features lists; only those validation accepts are claimed.
 const CANDIDATE_MOUNT_OPTIONS = [
@@ -67,14 +71,24 @@ function namespaces(): string[] {
   return clonedInits() ? [...all, "time", "user"] : all;
 }
 
-/** The features document. */
+/**
+ * Idmapped mounts: where inits are clone children, and for a runtime that is root of the host only
+ * (MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN over the filesystem's user namespace: a rootless runtime, even
+ * root of a user namespace of its own, is refused).
+ */
+function idmapSupported(): boolean {
+  return clonedInits() && capableInOwnNamespace(linux) && inInitialUserNamespace();
+}
+
+/** The features document, for the calling user: rootless, it has no idmapped mounts. */
 export function features(): Record<string, unknown> {
+  const idmap = idmapSupported();
   return {
     ociVersionMin: "1.0.0",
     ociVersionMax: "1.2.0",
     hooks: ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
     mountOptions: CANDIDATE_MOUNT_OPTIONS.filter((o) =>
-      isBindMountOption(o) && (clonedInits() || !o.endsWith("idmap"))
+      isBindMountOption(o) && (idmap || !o.endsWith("idmap"))
     ),
     linux: {
       namespaces: namespaces(),
@@ -85,7 +99,7 @@ export function features(): Record<string, unknown> {
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: clonedInits() } },
+      mountExtensions: { idmap: { enabled: idmap } },
     },
     annotations: { "io.github.runts.version": VERSION },
   };
