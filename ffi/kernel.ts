@@ -80,6 +80,19 @@ export interface ChildStart {
   path: string;
 }
 
+/** What a map writer writes for one child: /proc/PID/uid_map, setgroups (when set), gid_map. */
+export interface IdMaps {
+  uidMap: string;
+  gidMap: string;
+  /** Written to /proc/PID/setgroups before gid_map ("deny" where an unprivileged writer must); null leaves it. */
+  setgroups: "deny" | "allow" | null;
+  /**
+   * Rootless with subordinate ids: the arguments (after the pid) for newuidmap and newgidmap, which
+   * write the maps instead (src/boot/rootless.ts); null: the writer writes them itself.
+   */
+  helpers: { newuidmap: string; newgidmap: string; uid: string[]; gid: string[] } | null;
+}
+
 /** Filesystem calls. */
 export interface FsCalls {
   mount(source: string, target: string, fstype: string, flags: number, data?: string): void;
@@ -186,6 +199,19 @@ export interface ProcCalls {
    * kills (SIGKILL) and reaps it.
    */
   cloneHolder(flags: number): number;
+  /**
+   * Starts a map writer: a thread of this process (ffi/map_writer.ts) that runs while the main thread
+   * sleeps in a vfork clone. For each host pid read as a line from the pipe end `request` it writes
+   * /proc/PID/uid_map, setgroups (when `maps.setgroups` is set) and gid_map, and answers `ok` or
+   * `error: …` as a line on the pipe end `answer`, until EOF on `request`. The caller keeps and closes
+   * both fds; the returned function ends the thread. `onError` hears of a thread that failed to start.
+   */
+  startMapWriter(
+    request: number,
+    answer: number,
+    maps: IdMaps,
+    onError: (message: string) => void,
+  ): () => void;
   /** ptrace(PTRACE_TRACEME): the parent traces the caller, so its next execve stops it (SIGTRAP). */
   ptraceTraceMe(): void;
   /** ptrace(PTRACE_SETOPTIONS, pid, 0, options) on a stopped tracee. */

@@ -20,6 +20,7 @@ import {
 import { spawn } from "./spawn.ts";
 import { resetDispositions, runInChild, runInGrandchild } from "./clone_child.ts";
 import { cloneHolder } from "./holder.ts";
+import { startMapWriter } from "./map_writer.ts";
 
 const PTRACE_TRACEME = 0, PTRACE_DETACH = 17, PTRACE_SETOPTIONS = 0x4200;
 
@@ -195,6 +196,7 @@ export const linuxProc: ProcCalls = {
   runInChild,
   runInGrandchild,
   cloneHolder,
+  startMapWriter,
   ptraceTraceMe() {
     sys("ptrace", "PTRACE_TRACEME", PTRACE_TRACEME, 0, 0, 0);
   },

@@ -3,6 +3,7 @@ export type {
   CapSets,
   ChildStart,
   ExecTarget,
+  IdMaps,
   Kernel,
   PeerCred,
   Received,

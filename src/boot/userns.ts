@@ -4,16 +4,15 @@
  * namespace init creates later are owned by it and root inside may mount proc, sysfs and the like.
  *
  * Its maps must be written from the parent namespace while boot's main thread sleeps in the vfork clone:
- * a Worker thread of boot does it (the map writer), answering the child's request over a pipe pair. A
- * Worker starts in tens of milliseconds, so one is started only for a container that gets a new user
- * namespace. Its code is a blob, not a module file, so it loads inside boot's --setup-root chroot too,
- * and it uses no FFI: it reopens its pipe ends through /proc/self/fd.
+ * a Worker thread of boot does it (the map writer, Kernel.startMapWriter), answering the child's request
+ * over a pipe pair. A Worker starts in tens of milliseconds, so one is started only for a container that
+ * gets a new user namespace.
  *
  * The child cannot copy mount trees of boot's namespace once it is in a user namespace of its own
  * (open_tree needs CAP_SYS_ADMIN over boot's mount namespace), so boot detaches the root and the bind
  * sources beforehand (detachSources), and makes idmapped mounts of them there (src/boot/idmap.ts).
  */
-import { CLONE, type Kernel, MS, O } from "../../ffi/mod.ts";
+import { CLONE, type IdMaps, type Kernel, MS, O } from "../../ffi/mod.ts";
 import type { IdMapHandshake } from "../init/userns.ts";
 import { detach } from "../init/rootfs.ts";
 import { parseMountOptions } from "../init/mount_options.ts";
@@ -27,18 +26,7 @@ import { inInitialUserNamespace } from "../util/privilege.ts";
 import { log } from "../log/log.ts";
 import type { InitSpawn } from "./spawn_init.ts";
 
-/** What the map writer writes for one child: /proc/PID/uid_map, setgroups (when set), gid_map. */
-export interface IdMaps {
-  uidMap: string;
-  gidMap: string;
-  /** "deny" where an unprivileged writer must deny setgroups before writing gid_map; null leaves it. */
-  setgroups: "deny" | null;
-  /**
-   * Rootless with subordinate ids: the arguments (after the pid) for newuidmap and newgidmap, which
-   * write the maps instead (src/boot/rootless.ts); null: the writer writes them itself.
-   */
-  helpers: { newuidmap: string; newgidmap: string; uid: string[]; gid: string[] } | null;
-}
+export type { IdMaps };
 
 /** True when the spec asks for a new user namespace (one without a path). */
 export function wantsNewUserNamespace(spec: Spec): boolean {
@@ -56,69 +44,6 @@ export function specIdMaps(spec: Spec): IdMaps {
   };
 }
 
-// The map writer's code. One request per line (a host pid); one answer per line.
-const WRITER_SOURCE = `
-const enc = new TextEncoder(), dec = new TextDecoder();
-function helper(cmd, pid, args) {
-  let out;
-  try {
-    out = new Deno.Command(cmd, { args: [pid, ...args], stdin: "null", stdout: "null", stderr: "piped" }).outputSync();
-  } catch (e) {
-    throw new Error(cmd + ": " + (e.code ?? e.message));
-  }
-  if (!out.success) throw new Error(cmd + " " + args.join(" ") + ": " + dec.decode(out.stderr).trim());
-}
-function put(path, text) {
-  try {
-    Deno.writeTextFileSync(path, text);
-  } catch (e) {
-    throw new Error("write " + path + " " + JSON.stringify(text.trim()) + ": " + (e.code ?? e.message));
-  }
-}
-self.onmessage = (e) => {
-  const { request, answer, maps } = e.data;
-  let req, ack;
-  try {
-    req = Deno.openSync("/proc/self/fd/" + request, { read: true });
-    ack = Deno.openSync("/proc/self/fd/" + answer, { write: true });
-    const buf = new Uint8Array(64);
-    let pending = "";
-    for (;;) {
-      const n = req.readSync(buf);
-      if (!n) break;
-      pending += dec.decode(buf.subarray(0, n));
-      for (let i = pending.indexOf("\\n"); i >= 0; i = pending.indexOf("\\n")) {
-        const pid = pending.slice(0, i).trim();
-        pending = pending.slice(i + 1);
-        let reply = "ok";
-        try {
-          if (!/^[0-9]+$/.test(pid)) throw new Error("bad request " + JSON.stringify(pid));
-          if (maps.helpers) {
-            helper(maps.helpers.newuidmap, pid, maps.helpers.uid);
-            helper(maps.helpers.newgidmap, pid, maps.helpers.gid);
-          } else {
-            put("/proc/" + pid + "/uid_map", maps.uidMap);
-            if (maps.setgroups) put("/proc/" + pid + "/setgroups", maps.setgroups);
-            put("/proc/" + pid + "/gid_map", maps.gidMap);
-          }
-        } catch (err) {
-          reply = "error: " + String(err.message ?? err).replaceAll("\\n", " ");
-        }
-        ack.writeSync(enc.encode(reply + "\\n"));
-      }
-    }
-  } catch (_) {
-    // boot closed the pipes first; nothing is waiting for an answer.
-  } finally {
-    req?.close();
-    ack?.close();
-    self.close();
-  }
-};
-`;
-
-let writerUrl: string | undefined;
-
 /** A started map writer and the child's side of its handshake. */
 export interface MapWriter {
   handshake: IdMapHandshake;
@@ -127,7 +52,7 @@ export interface MapWriter {
 }
 
 /**
- * Starts a map writer (a Worker) for one child. The child writes its host pid on `handshake.request`
+ * Starts a map writer (Kernel.startMapWriter) for one child. The child writes its host pid on `handshake.request`
  * and reads the answer on `handshake.answer` (init/userns.ts awaitIdMaps).
  */
 export function startMapWriter(k: Kernel, maps: IdMaps): MapWriter {
@@ -140,14 +65,14 @@ export function startMapWriter(k: Kernel, maps: IdMaps): MapWriter {
     k.close(reqW);
     throw e;
   }
-  writerUrl ??= URL.createObjectURL(new Blob([WRITER_SOURCE], { type: "application/javascript" }));
-  const worker = new Worker(writerUrl, { type: "module" });
-  worker.onerror = (e) => {
-    e.preventDefault();
-    log.warning(`the uid/gid map writer failed: ${e.message}`);
-  };
-  worker.postMessage({ request: reqR, answer: ansW, maps });
   const all = [reqR, reqW, ansR, ansW];
+  let stop: () => void;
+  try {
+    stop = k.startMapWriter(reqR, ansW, maps, (m) => log.warning(`the uid/gid map writer failed: ${m}`));
+  } catch (e) {
+    for (const fd of all) k.close(fd);
+    throw e;
+  }
   let open = true;
   return {
     handshake: { request: reqW, answer: ansR, all },
@@ -156,7 +81,7 @@ export function startMapWriter(k: Kernel, maps: IdMaps): MapWriter {
       open = false;
       // EOF on its request pipe ends the writer's loop; terminate() covers a writer still starting.
       for (const fd of all) k.close(fd);
-      worker.terminate();
+      stop();
     },
   };
 }

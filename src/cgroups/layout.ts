@@ -151,11 +151,11 @@ export function parseControllers(text: string | null): string[] {
   return (text ?? "").trim().split(/\s+/).filter(Boolean);
 }
 
-/** The layout of this process, from /proc/self. */
-export function detectLayout(): Layout {
+/** The layout of this process, from /proc/self (`procCgroup`: its /proc/self/cgroup, when read already). */
+export function detectLayout(procCgroup = Deno.readTextFileSync("/proc/self/cgroup")): Layout {
   return buildLayout(
     Deno.readTextFileSync("/proc/self/mountinfo"),
-    Deno.readTextFileSync("/proc/self/cgroup"),
+    procCgroup,
     (mp) => {
       try {
         return parseControllers(Deno.readTextFileSync(`${mp}/cgroup.controllers`));

@@ -8,7 +8,7 @@
 import { AT, type Kernel, MNT_DETACH, MS, O } from "../../ffi/mod.ts";
 import { parseProcCgroup } from "./layout.ts";
 import { bindWithFlags, ownCgroupDir, refusedInUserNamespace } from "../init/fallback_mounts.ts";
-import { readAll } from "../specutils/read_all.ts";
+import { readText } from "../specutils/read_all.ts";
 
 const fdPath = (fd: number) => `/proc/self/fd/${fd}`;
 
@@ -58,16 +58,6 @@ function bindOwnCgroup(k: Kernel, top: number, dir: string, path: string, flags:
   k.unlinkat(top, stage, AT.REMOVEDIR);
 }
 
-/** This process's /proc/self/cgroup, read through the Kernel (init has joined the container's cgroups). */
-function readProcCgroup(k: Kernel): string {
-  const fd = k.open("/proc/self/cgroup", O.RDONLY | O.CLOEXEC);
-  try {
-    return new TextDecoder().decode(readAll(k, fd));
-  } finally {
-    k.close(fd);
-  }
-}
-
 /**
  * Mounts the v1 tree at `target` (an fd path of the destination) and returns true; false when it does
  * not apply (no v1 hierarchy), and the caller mounts cgroup2 as usual. Without a cgroup namespace each
@@ -79,7 +69,8 @@ export function mountCgroupV1Tree(
   target: string,
   reopen: () => number,
   flags: number,
-  procCgroup: string = readProcCgroup(k),
+  // Read through the Kernel: init has joined the container's cgroups.
+  procCgroup: string = readText(k, "/proc/self/cgroup"),
 ): boolean {
   const lines = parseProcCgroup(procCgroup);
   const v1 = lines.filter((l) => l.controllers.length > 0);
@@ -100,9 +91,9 @@ export function mountCgroupV1Tree(
         else bindOwnCgroup(k, top, dir, l.path, flags, data);
       } catch (e) {
         // A user namespace without a cgroup namespace of its own may not mount hierarchies: runc binds.
-        if (!refusedInUserNamespace(e)) throw e;
+        if (!refusedInUserNamespace(k, e)) throw e;
         const key = l.controllers.join(",");
-        const own = ownCgroupDir((h) => h.version === 1 && h.key === key);
+        const own = ownCgroupDir(k, (h) => h.version === 1 && h.key === key);
         bindWithFlags(k, own, fdPath(sub), () => openDir(dir), flags, false);
       } finally {
         k.close(sub);

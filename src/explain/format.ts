@@ -55,6 +55,18 @@ export function planText(p: Plan): string {
       `  no_new_privs ${pr.noNewPrivileges ? "yes" : "no"}; seccomp filters ${pr.seccompFilters}; ` +
         `namespaces of its own: ${list(pr.namespaces)}`,
     );
+    const u = pr.userNamespace;
+    if (u) {
+      const map = (m: typeof u.uidMap) => m.map((r) => `${r.containerID} ${r.hostID} ${r.size}`).join(", ");
+      out.push(
+        `  user namespace: uid_map ${map(u.uidMap)}; gid_map ${map(u.gidMap)}; setgroups ${u.setgroups}`,
+      );
+    }
+    const t = pr.timeOffsets;
+    if (t) {
+      const off = Object.entries(t).map(([c, o]) => `${c} ${o.secs ?? 0} s ${o.nanosecs ?? 0} ns`);
+      out.push(`  time offsets: ${off.join(", ")}`);
+    }
   }
   if (p.warnings.length) {
     out.push("", "ignored or not enforced:");

@@ -1,6 +1,6 @@
 /**
  * The plan kernel: the recording fake of ffi/fake.ts answered by a model of the kernel (kernel_fs.ts,
- * kernel_proc.ts) that never changes the host. Calls the model does not answer throw (strict), so an
+ * kernel_proc.ts, kernel_userns.ts) that never changes the host. Calls the model does not answer throw (strict), so an
  * unexpected kernel call shows up as a refusal naming it instead of a silent gap in the plan.
  */
 import type { Kernel } from "../../ffi/mod.ts";

@@ -10,6 +10,9 @@ import type { PlanState } from "./state.ts";
 import { descend, kind, type Loc, nodeAt, pathFrom, resolve, type VNode } from "./vfs.ts";
 import { openMagic, readFrom, writeTo } from "./kernel_io.ts";
 import { MAGIC_FD, mountCalls } from "./kernel_mount.ts";
+import { checkMknod } from "./kernel_userns.ts";
+
+const SELF_LINK = /^\/proc\/(self|thread-self)$/;
 
 const WRITE = O.WRONLY | O.RDWR | O.CREAT | O.TRUNC | O.APPEND;
 
@@ -112,6 +115,7 @@ export function fsCalls(s: PlanState): Partial<FsCalls> {
     },
     mknodat(dirfd, name, mode, dev) {
       const at = childOf(s, dirfd, name, "mknodat");
+      checkMknod(s, mode, name);
       create(s, at, { mode, rdev: dev }, "mknodat", name);
       const t = (mode & S_IF.FMT) === S_IF.BLK ? "b" : (mode & S_IF.FMT) === S_IF.FIFO ? "p" : "c";
       const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
@@ -143,7 +147,14 @@ export function fsCalls(s: PlanState): Partial<FsCalls> {
         return pathFrom(o.loc, s.proc.root) ?? "/";
       }
       const start = dirfd === AT.FDCWD ? s.proc.cwd : s.loc(dirfd, "readlinkat");
-      const n = nodeAt(resolve(path, s.walk("readlinkat", false, start)))!;
+      const loc = resolve(path, s.walk("readlinkat", false, start));
+      const self = SELF_LINK.exec(path);
+      if (self) {
+        // The pid in the pid namespace of the proc mount: the host's, or (a proc the plan mounted) init's.
+        const pid = loc.mount.fstype === "proc" ? s.proc.pidInNs : s.proc.pid;
+        return self[1] === "self" ? `${pid}` : `${pid}/task/${pid}`;
+      }
+      const n = nodeAt(loc)!;
       if (n.target === undefined) throw new SyscallError("readlinkat", path, Errno.EINVAL);
       return n.target;
     },

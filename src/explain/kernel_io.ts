@@ -1,12 +1,15 @@
 /**
- * Reads and writes of the plan kernel, and the /proc/self paths it answers itself (its own fds, its
- * namespaces, its cgroups as init would see them). A write changes only the model and is recorded: a cgroup
- * file, a sysctl, oom_score_adj, or a file of the container.
+ * Reads and writes of the plan kernel, and the /proc paths it answers itself: its own fds, namespaces,
+ * user namespace files (uid_map, gid_map, setgroups) and time offsets, its cgroups as init would see them;
+ * and the namespaces and user namespace files of the plan's other processes by pid. A write changes only
+ * the model and is recorded: a cgroup file, a sysctl, oom_score_adj, a map, or a file of the container.
  */
 import { Errno, S_IF, SyscallError } from "../../ffi/mod.ts";
+import type { LinuxTimeOffset } from "../specutils/spec.ts";
 import { hierarchyOf } from "./cgroupfiles.ts";
 import { quoted } from "./describe.ts";
-import type { FdObj, PlanState } from "./state.ts";
+import { privileged, userNsFile } from "./kernel_userns.ts";
+import type { FdObj, PlanState, ProcState } from "./state.ts";
 import { kind, nodeAt } from "./vfs.ts";
 
 const SELF = "/proc/(?:self|thread-self)";
@@ -15,6 +18,8 @@ const OWN_NS = new RegExp(`^${SELF}/ns/(\\w+)$`);
 const OTHER_NS = /^\/proc\/(\d+)\/ns\/(\w+)$/;
 const OWN_CGROUP = new RegExp(`^${SELF}/cgroup$`);
 const OOM = new RegExp(`^${SELF}/oom_score_adj$`);
+const USERNS_FILE = /^\/proc\/(self|thread-self|\d+)\/(uid_map|gid_map|setgroups)$/;
+const TIMENS = new RegExp(`^${SELF}/timens_offsets$`);
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -29,6 +34,8 @@ export function openMagic(s: PlanState, path: string, _flags: number): FdObj | n
   m = OWN_NS.exec(path);
   if (m) return { kind: "ns", type: m[1], id: s.proc.ns[m[1]] ?? `host:${m[1]}`, path };
   m = OTHER_NS.exec(path);
+  const planned = m ? s.procs.get(Number(m[1])) : undefined;
+  if (m && planned) return { kind: "ns", type: m[2], id: planned.ns[m[2]] ?? `host:${m[2]}`, path };
   if (m) {
     try {
       const st = Deno.statSync(path);
@@ -41,7 +48,54 @@ export function openMagic(s: PlanState, path: string, _flags: number): FdObj | n
     return { kind: "special", name: path, content: s.ctx.procCgroup(s.ownsNs("cgroup")), pos: 0 };
   }
   if (OOM.test(path)) return { kind: "special", name: "oom_score_adj", content: "0\n", pos: 0 };
+  m = USERNS_FILE.exec(path);
+  const target = m && (/^\d+$/.test(m[1]) ? s.procs.get(Number(m[1])) : s.proc);
+  if (m && target) return userNsFile(s, target, m[2] as "uid_map" | "gid_map" | "setgroups");
+  if (TIMENS.test(path)) return timensFile(s, s.proc);
   return null;
+}
+
+const CLOCKS: Record<string, string> = {
+  monotonic: "monotonic",
+  boottime: "boottime",
+  "1": "monotonic",
+  "7": "boottime",
+};
+
+/**
+ * /proc/self/timens_offsets: the offsets of the time namespace the process made for its children (execve
+ * moves it there). The kernel takes them only for a new one (EACCES for the host's), with CAP_SYS_TIME
+ * over it, and shows both clocks.
+ */
+function timensFile(s: PlanState, p: ProcState): FdObj {
+  const o = p.timeOffsets ?? {};
+  const line = (c: string) =>
+    `${c.padEnd(10)} ${String(o[c]?.secs ?? 0).padStart(10)} ${String(o[c]?.nanosecs ?? 0).padStart(9)}\n`;
+  const name = "/proc/self/timens_offsets";
+  const onWrite = (text: string) => {
+    const fail = (errno: number): never => {
+      throw new SyscallError("write", name, errno);
+    };
+    if (!s.isPlanned(p.ns.time)) fail(Errno.EACCES);
+    if (!privileged(s, p, p.ns.time)) fail(Errno.EPERM);
+    const offsets: Record<string, LinuxTimeOffset> = { ...p.timeOffsets };
+    for (const l of text.split("\n").map((x) => x.trim()).filter(Boolean)) {
+      const [clock, secs, nanosecs, extra] = l.split(/\s+/);
+      const ns = Number(nanosecs);
+      if (!CLOCKS[clock] || !/^-?\d+$/.test(secs ?? "") || !(ns >= 0 && ns < 1e9) || extra) {
+        fail(Errno.EINVAL);
+      }
+      offsets[CLOCKS[clock]] = { secs: Number(secs), nanosecs: ns };
+    }
+    p.timeOffsets = offsets;
+    const shown = Object.entries(offsets).map(([c, v]) =>
+      `${c} ${v.secs! >= 0 ? "+" : ""}${v.secs}${
+        v.nanosecs ? `.${String(v.nanosecs).padStart(9, "0")}` : ""
+      } s`
+    );
+    s.record("timens", `time offsets of the new time namespace: ${shown.join(", ")}`, "timens_offsets");
+  };
+  return { kind: "special", name, content: line("monotonic") + line("boottime"), pos: 0, onWrite };
 }
 
 function copyOut(bytes: Uint8Array, pos: number, buf: Uint8Array): number {
@@ -93,6 +147,11 @@ export function writeTo(s: PlanState, o: FdObj, buf: Uint8Array): number {
   if (o.kind === "pipe") {
     if (o.end !== "w") throw new SyscallError("write", "pipe", Errno.EBADF);
     o.data.push(...buf);
+    s.pipeReaders.get(o.data)?.();
+    return buf.length;
+  }
+  if (o.kind === "special" && o.onWrite) {
+    o.onWrite(text);
     return buf.length;
   }
   if (o.kind === "special") {

@@ -1,12 +1,26 @@
 /**
- * The plan kernel's mount calls: mount(2), open_tree/move_mount, mount_setattr, umount2, pivot_root and
- * chroot change only the modelled mount trees (vfs.ts), and are recorded with readable flags.
+ * The plan kernel's mount calls: mount(2), open_tree/move_mount, mount_setattr (idmapped mounts too),
+ * umount2, pivot_root and chroot change only the modelled mount trees (vfs.ts), and are recorded with
+ * readable flags. Each is refused (EPERM) where a user namespace may not make it (kernel_userns.ts).
  */
-import { Errno, MS, O, S_IF, SyscallError } from "../../ffi/mod.ts";
+import { Errno, MOUNT_ATTR, MS, O, S_IF, SyscallError } from "../../ffi/mod.ts";
 import type { FsCalls } from "../../ffi/kernel.ts";
+import type { LinuxIDMapping } from "../specutils/spec.ts";
 import { mountFlagNames, PER_MOUNT } from "./describe.ts";
+import { checkMount } from "./kernel_userns.ts";
 import type { FdObj, PlanState } from "./state.ts";
-import { attach, cloneTree, descend, kind, type Loc, Mount, nodeAt, resolve, Superblock } from "./vfs.ts";
+import {
+  attach,
+  cloneTree,
+  descend,
+  hostPath,
+  kind,
+  type Loc,
+  Mount,
+  nodeAt,
+  resolve,
+  Superblock,
+} from "./vfs.ts";
 
 /** /proc/self/fd/N: the way init names an fd to mount(2) and readlink. */
 export const MAGIC_FD = /^\/proc\/(?:self|thread-self)\/fd\/(\d+)$/;
@@ -19,6 +33,82 @@ function knownFsTypes(): Set<string> {
     Deno.readTextFileSync("/proc/filesystems").split("\n").map((l) => l.trim().split(/\s+/).pop() ?? ""),
   );
   return known;
+}
+
+let hostMounts: Array<{ mountpoint: string; fstype: string }> | undefined;
+
+/** The type of the host file system that holds host path `path` (read from /proc/self/mountinfo). */
+function hostFsType(path: string): string {
+  hostMounts ??= Deno.readTextFileSync("/proc/self/mountinfo").split("\n").filter((l) => l.includes(" - "))
+    .map((l) => ({
+      mountpoint: l.split(" ")[4].replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8))),
+      fstype: l.slice(l.indexOf(" - ") + 3).split(" ")[0],
+    }))
+    .sort((a, b) => b.mountpoint.length - a.mountpoint.length);
+  const within = (mp: string) => mp === "/" || path === mp || path.startsWith(mp + "/");
+  return hostMounts.find((m) => within(m.mountpoint))?.fstype ?? "";
+}
+
+/** File systems that support idmapped mounts (FS_ALLOW_IDMAP, as of Linux 6.x; tmpfs since 6.3). */
+const IDMAP_FS = new Set([
+  "ext2",
+  "ext3",
+  "ext4",
+  "xfs",
+  "btrfs",
+  "vfat",
+  "msdos",
+  "f2fs",
+  "tmpfs",
+  "overlay",
+  "squashfs",
+  "erofs",
+  "ntfs3",
+  "ceph",
+  "hugetlbfs",
+  "zfs",
+]);
+
+/** The file-system type a mount shows (the host's own for a place of the host). */
+function realFsType(m: Mount): string {
+  return m.sb.backing !== null ? hostFsType(hostPath(m.sb.backing, m.root)) : m.sb.fstype;
+}
+
+/** `m` and every mount below it. */
+function subtree(m: Mount): Mount[] {
+  return [m, ...[...m.children.values()].flatMap(subtree)];
+}
+
+const ATTR_FLAGS: Array<[number, number]> = [
+  [MOUNT_ATTR.RDONLY, MS.RDONLY],
+  [MOUNT_ATTR.NOSUID, MS.NOSUID],
+  [MOUNT_ATTR.NODEV, MS.NODEV],
+  [MOUNT_ATTR.NOEXEC, MS.NOEXEC],
+];
+
+/**
+ * The maps MOUNT_ATTR_IDMAP with user namespace fd `usernsFd` gives `mounts` (the first is the one
+ * named), or the kernel's refusal: only a detached mount, not idmapped yet, of a file system that
+ * supports it, with a user namespace other than the initial one.
+ */
+function idmapOf(s: PlanState, mounts: Mount[], usernsFd: number | undefined, arg: string): Mount["idmap"] {
+  const refusal = (errno: number) => new SyscallError("mount_setattr", arg, errno);
+  const o = s.fd(usernsFd ?? -1, "mount_setattr");
+  if (o.kind !== "ns" || o.type !== "user") throw refusal(Errno.EINVAL);
+  const u = s.users.get(o.id);
+  if (!u || u.parent === null) throw refusal(Errno.EPERM);
+  if (mounts[0].parent !== null) throw refusal(Errno.EINVAL);
+  for (const m of mounts) {
+    if (m.idmap) throw refusal(Errno.EPERM);
+    if (!IDMAP_FS.has(realFsType(m))) throw refusal(Errno.EINVAL);
+  }
+  return { uids: u.uidMap ?? [], gids: u.gidMap ?? [] };
+}
+
+/** mount(8)-style options of a mount, "idmapped" included. */
+function mountOpts(m: Mount): string {
+  const all = [...mountFlagNames(m.flags), ...(m.idmap ? ["idmapped"] : [])];
+  return all.length ? ` (${all.join(", ")})` : "";
 }
 
 /** The file systems a mount(2) of `fstype` shows: a host directory (peeked at) or an empty one. */
@@ -59,6 +149,11 @@ export function mountCalls(s: PlanState): Partial<FsCalls> {
     mount(source, target, fstype, flags, data) {
       const at = descend(place(s, target, "mount"));
       const where = s.describe(at);
+      const arg = `${source} on ${target}`;
+      const fresh = !(flags & (MS.REMOUNT | MS.BIND | MS.MOVE)) &&
+        !(!fstype && flags & (MS.SHARED | MS.SLAVE | MS.PRIVATE | MS.UNBINDABLE));
+      if (fresh && !knownFsTypes().has(fstype)) throw new SyscallError("mount", arg, Errno.ENODEV);
+      checkMount(s, "mount", arg, fresh ? fstype : undefined);
       if (flags & MS.REMOUNT) {
         at.mount.flags = flags & PER_MOUNT;
         s.record("remount", `remount ${where}${optsText(flags & ~MS.REMOUNT, data)}`, `remount:${where}`);
@@ -90,9 +185,6 @@ export function mountCalls(s: PlanState): Partial<FsCalls> {
         const name = `${flags & MS.REC ? "r" : ""}${kind}`;
         s.record("propagation", `make ${where} ${name} (mount propagation)`, `propagation:${where}`);
       } else {
-        if (!knownFsTypes().has(fstype)) {
-          throw new SyscallError("mount", `${source} on ${target}`, Errno.ENODEV);
-        }
         attach(newMount(s, source, fstype, flags, data ?? ""), at);
         const src = source && source !== fstype ? ` (source ${source})` : "";
         if (fstype === "tmpfs" && flags & MS.RDONLY && s.ctx.masked.has(where)) {
@@ -104,6 +196,7 @@ export function mountCalls(s: PlanState): Partial<FsCalls> {
     },
     umount2(target) {
       const at = place(s, target, "umount2");
+      checkMount(s, "umount2", target);
       const m = at.mount;
       if (target !== "." && at.rel === m.root && m.parent) {
         const p = m.parent;
@@ -113,7 +206,8 @@ export function mountCalls(s: PlanState): Partial<FsCalls> {
       }
       s.record("umount", 'detach the old root (umount2 ".", MNT_DETACH)', "umount:old-root");
     },
-    pivotRoot() {
+    pivotRoot(newRoot, putOld) {
+      checkMount(s, "pivot_root", `${newRoot} ${putOld}`);
       const to = s.describe(s.proc.cwd);
       s.proc.root = s.proc.cwd;
       s.record("pivot_root", `pivot_root into ${to}: the container's root becomes /`, "pivot_root");
@@ -124,6 +218,7 @@ export function mountCalls(s: PlanState): Partial<FsCalls> {
     },
     cloneMount(fd, recursive) {
       const o = s.fd(fd, "open_tree");
+      checkMount(s, "open_tree", `fd ${fd}`);
       const loc = s.loc(fd, "open_tree");
       const tree = cloneTree(loc, recursive, s.hostPathOf(loc) ?? s.describe(loc));
       const treeLoc = { mount: tree, rel: tree.root };
@@ -142,6 +237,7 @@ export function mountCalls(s: PlanState): Partial<FsCalls> {
     },
     attachMount(treeFd, targetFd) {
       const tree = s.loc(treeFd, "move_mount").mount;
+      checkMount(s, "move_mount", `fd ${treeFd}`);
       const at = s.loc(targetFd, "move_mount");
       const source = tree.sb.backing !== null
         ? s.hostPathOf({ mount: tree, rel: tree.root })
@@ -155,19 +251,45 @@ export function mountCalls(s: PlanState): Partial<FsCalls> {
           "root",
         );
       } else {
-        s.record("bind", `bind ${source} on ${where}${optsText(tree.flags)}`, `mount:${where}`);
+        s.record("bind", `bind ${source} on ${where}${mountOpts(tree)}`, `mount:${where}`);
       }
     },
-    mountSetattr(fd, recursive, set, clr) {
+    mountSetattr(fd, recursive, set, clr, usernsFd) {
       const loc = s.loc(fd, "mount_setattr");
-      if (set & 1) loc.mount.flags |= MS.RDONLY;
-      if (clr & 1) loc.mount.flags &= ~MS.RDONLY;
-      const what = [set & 1 ? "set ro" : "", clr & 1 ? "clear ro" : ""].filter(Boolean).join(", ");
+      checkMount(s, "mount_setattr", `fd ${fd}`);
+      const mounts = recursive ? subtree(loc.mount) : [loc.mount];
+      const idmap = set & MOUNT_ATTR.IDMAP ? idmapOf(s, mounts, usernsFd, `fd ${fd}`) : null;
+      for (const m of mounts) {
+        for (const [attr, ms] of ATTR_FLAGS) {
+          if (set & attr) m.flags |= ms;
+          if (clr & attr) m.flags &= ~ms;
+        }
+        if (idmap) m.idmap = idmap;
+      }
+      const below = recursive ? " (recursive)" : "";
+      if (idmap) {
+        const text = (m: LinuxIDMapping[]) =>
+          JSON.stringify(m.map((r) => `${r.containerID} ${r.hostID} ${r.size}`).join(", "));
+        s.record(
+          "idmap",
+          `idmap ${loc.mount.source}: files show their owners through uid map ${text(idmap.uids)}, ` +
+            `gid map ${text(idmap.gids)}${below}`,
+          `idmap:${loc.mount.source}`,
+        );
+      }
+      const names = (bits: number) =>
+        ATTR_FLAGS.filter(([a]) => bits & a).map(([, ms]) => mountFlagNames(ms)[0]);
+      const what = [
+        ...names(set).map((n) => `set ${n}`),
+        ...names(clr).map((n) => `clear ${n}`),
+      ];
+      const other = (set | clr) &
+        ~(MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC | MOUNT_ATTR.IDMAP);
+      if (other) what.push(`attributes 0x${set.toString(16)}/0x${clr.toString(16)}`);
+      if (!what.length) return;
       s.record(
         "mount_setattr",
-        `mount_setattr ${s.describe(loc)}: ${what || `attributes ${set}/${clr}`}${
-          recursive ? " (recursive)" : ""
-        }`,
+        `mount_setattr ${s.describe(loc)}: ${what.join(", ")}${below}`,
         `mount_setattr:${s.describe(loc)}`,
       );
     },

@@ -1,10 +1,22 @@
 /**
  * The plan kernel's process, credential, namespace, socket and bpf calls. runInChild records the clone and
  * runs init's job in-process against the same plan, with a copy of the process state (the child's own fd
- * table and credentials), then restores boot's.
+ * table and credentials), then restores boot's; runInGrandchild does so through boot's first child. User
+ * namespaces, their maps and the holder are kernel_userns.ts's.
  */
-import { CLD, CLONE, Errno, PR, S_IF, SECCOMP_FILTER_FLAG, SIGNALS, SyscallError } from "../../ffi/mod.ts";
-import type { BpfCalls, ProcCalls, SocketCalls } from "../../ffi/kernel.ts";
+import {
+  CLD,
+  CLONE,
+  EPOLL,
+  Errno,
+  type ExecTarget,
+  PR,
+  S_IF,
+  SECCOMP_FILTER_FLAG,
+  SIGNALS,
+  SyscallError,
+} from "../../ffi/mod.ts";
+import type { BpfCalls, ChildStart, EpollCalls, ProcCalls, SocketCalls } from "../../ffi/kernel.ts";
 import {
   capList,
   cloneFlagNames,
@@ -15,7 +27,8 @@ import {
   signalName,
 } from "./describe.ts";
 import { describeFd } from "./kernel_fs.ts";
-import { forkState, type PlanState } from "./state.ts";
+import { forkState, type PlanState, type ProcState } from "./state.ts";
+import { checkJoin, checkMapped, cloneHolder, makeNamespaces, startMapWriter } from "./kernel_userns.ts";
 import { kind, nodeAt, resolve } from "./vfs.ts";
 
 function bit(c: number): bigint {
@@ -48,13 +61,10 @@ function prctl(s: PlanState, option: number, a2: number | bigint = 0, a3: number
 }
 
 /** The calls of the plan kernel other than file-system ones. */
-export function procCalls(s: PlanState): Partial<ProcCalls & SocketCalls & BpfCalls> {
+export function procCalls(s: PlanState): Partial<ProcCalls & SocketCalls & BpfCalls & EpollCalls> {
   return {
     unshare(flags) {
-      for (const [f, t] of Object.entries(NAMESPACE_OF)) {
-        if (flags & Number(f)) s.proc.ns[t] = s.newNs(t);
-      }
-      const made = Object.entries(NAMESPACE_OF).filter(([f]) => flags & Number(f)).map(([, t]) => t);
+      const made = makeNamespaces(s, s.proc, flags);
       const what = made.length ? `: new ${made.join(", ")} namespace${made.length > 1 ? "s" : ""}` : "";
       s.record("unshare", `unshare(${cloneFlagNames(flags)})${what}`, `unshare:${cloneFlagNames(flags)}`);
     },
@@ -67,9 +77,14 @@ export function procCalls(s: PlanState): Partial<ProcCalls & SocketCalls & BpfCa
         const st = Deno.statSync(nodeAt(o.loc)!.host!);
         id = `${st.dev}:${st.ino}`;
       } else throw new SyscallError("setns", `fd ${fd}`, Errno.EINVAL);
+      const path = o.kind === "file" ? s.hostPathOf(o.loc) ?? describeFd(s, fd) : o.path;
+      // The file's kind must be the one asked for.
+      if (o.kind === "ns" && nstype && o.type.replace(/_for_children$/, "") !== type) {
+        throw new SyscallError("setns", path, Errno.EINVAL);
+      }
+      checkJoin(s, type, id, path);
       s.proc.ns[type] = id;
       const back = id === s.hostNs[type] ? " (back to the host's)" : "";
-      const path = o.kind === "file" ? s.hostPathOf(o.loc) ?? describeFd(s, fd) : o.path;
       s.record("setns", `setns ${path} (${cloneFlagNames(nstype)})${back}`, `setns:${type}`);
     },
     sethostname(name) {
@@ -92,20 +107,23 @@ export function procCalls(s: PlanState): Partial<ProcCalls & SocketCalls & BpfCa
       );
     },
     setresuid(uid) {
+      checkMapped(s, "uid", [uid], "setresuid");
       s.proc.uid = uid;
       s.record("setresuid", `setresuid ${uid} (real, effective and saved uid)`);
     },
     setresgid(gid) {
+      checkMapped(s, "gid", [gid], "setresgid");
       s.proc.gid = gid;
       s.record("setresgid", `setresgid ${gid} (real, effective and saved gid)`);
     },
     setgroups(gids) {
+      checkMapped(s, "gid", gids, "setgroups");
       s.proc.groups = [...gids];
       s.record("setgroups", `setgroups ${gids.length ? gids.join(",") : "(none)"}`);
     },
     getuid: () => s.proc.uid,
     getgid: () => s.proc.gid,
-    getpid: () => Deno.pid,
+    getpid: () => s.proc.pidInNs,
     setsid() {
       s.record("setsid", "setsid: a session of its own");
       return 1;
@@ -136,7 +154,11 @@ export function procCalls(s: PlanState): Partial<ProcCalls & SocketCalls & BpfCa
       const at = opts.argv.indexOf("boot");
       const args = at >= 0 ? opts.argv.slice(at) : opts.argv;
       const pid = s.newPid();
-      s.spawned = { fds: new Map([...opts.fds].map(([c, p]) => [c, s.fd(p, "spawn")])), argv: opts.argv };
+      s.spawned = {
+        fds: new Map([...opts.fds].map(([c, p]) => [c, s.fd(p, "spawn")])),
+        argv: opts.argv,
+        pid,
+      };
       s.record(
         "spawn",
         `spawn boot${opts.setsid ? " in a new session" : ""}: runts ${args.join(" ")}`,
@@ -146,35 +168,37 @@ export function procCalls(s: PlanState): Partial<ProcCalls & SocketCalls & BpfCa
     },
     runInChild(flags, job) {
       const note = flags & CLONE.NEWPID ? " in a new pid namespace" : "";
+      return runJob(s, s.proc, flags, job, `init${note}`);
+    },
+    runInGrandchild(flags, prepare, job) {
+      const boot = s.proc;
       s.record(
         "clone",
-        `clone(CLONE_VM|CLONE_VFORK${flags ? "|" + cloneFlagNames(flags) : ""}): init${note}`,
-        "clone",
+        `clone(CLONE_VM|CLONE_VFORK${flags ? "|" + cloneFlagNames(flags) : ""}): boot's first child, ` +
+          "which makes init's namespaces for its children, then clones init and exits",
+        "clone-first",
       );
-      const parent = s.proc;
-      const child = forkState(parent);
-      if (flags & CLONE.NEWPID) child.ns.pid = s.newNs("pid");
-      s.proc = child;
-      s.stage = "init";
-      const pid = s.newPid();
+      const first = forkState(boot);
+      first.pid = first.pidInNs = s.newPid();
+      first.name = "boot's first child";
+      makeNamespaces(s, first, flags);
+      s.proc = first;
       try {
-        const target = job();
-        const errno = execErrno(s, target.path);
-        s.final = { path: target.path, argv: target.argv, env: target.env, proc: child };
-        s.record(
-          "execve",
-          `execve ${target.path} ${JSON.stringify(target.argv)} (${target.env.length} environment variables)`,
-        );
-        return { pid, failure: null, execErrno: errno, path: target.path };
+        prepare();
+        return runJob(s, first, CLONE.PARENT, job, "init, as boot's child (CLONE_PARENT)");
       } catch (e) {
-        s.childFailure = (e as Error).message;
-        return { pid, failure: s.childFailure, execErrno: 0, path: "" };
+        return { pid: first.pid, failure: (e as Error).message, execErrno: 0, path: "" };
       } finally {
-        s.proc = parent;
-        s.stage = "boot";
+        s.proc = boot;
       }
     },
-    waitid: (_t, id) => ({ pid: id, code: CLD.TRAPPED, status: SIGNALS.TRAP }),
+    cloneHolder: (flags) => cloneHolder(s, flags),
+    startMapWriter: (request, answer, maps) => startMapWriter(s, request, answer, maps),
+    waitid(_t, id) {
+      if (!s.killed.delete(id)) return { pid: id, code: CLD.TRAPPED, status: SIGNALS.TRAP };
+      s.procs.delete(id);
+      return { pid: id, code: CLD.KILLED, status: SIGNALS.KILL };
+    },
     ptraceTraceMe() {
       s.record(
         "ptrace",
@@ -219,7 +243,14 @@ export function procCalls(s: PlanState): Partial<ProcCalls & SocketCalls & BpfCa
     },
     pidfdOpen: (pid) => s.alloc({ kind: "other", what: `pidfd ${pid}`, mode: S_IF.REG }),
     kill(pid, sig) {
+      if (sig === SIGNALS.KILL && s.procs.has(pid)) s.killed.add(pid);
       s.record("kill", `kill ${pid} ${signalName(sig)}`, "kill", false);
+    },
+    pollOne(fd, events) {
+      const o = s.fd(fd, "ppoll");
+      // A pipe with nothing in it stays so: no other process of the plan runs meanwhile.
+      if (o.kind === "pipe" && o.end === "r") return o.data.length ? EPOLL.IN : 0;
+      return events;
     },
     bpfLoadDeviceFilter: (insns) =>
       s.alloc({ kind: "other", what: "a device-filter program", mode: S_IF.REG, insns: insns.length }),
@@ -232,6 +263,49 @@ export function procCalls(s: PlanState): Partial<ProcCalls & SocketCalls & BpfCa
       );
     },
   };
+}
+
+/**
+ * A clone child of `parent` (clone `flags` | CLONE_VM | CLONE_VFORK) running `job` against the plan, as
+ * `what`; the plan's init from then on.
+ */
+function runJob(
+  s: PlanState,
+  parent: ProcState,
+  flags: number,
+  job: () => ExecTarget,
+  what: string,
+): ChildStart {
+  s.record(
+    "clone",
+    `clone(CLONE_VM|CLONE_VFORK${flags ? "|" + cloneFlagNames(flags) : ""}): ${what}`,
+    "clone",
+  );
+  const child = forkState(parent);
+  child.pid = s.newPid();
+  child.name = "init";
+  makeNamespaces(s, child, flags);
+  child.pidInNs = s.isPlanned(child.ns.pid) ? s.nextPidIn(child.ns.pid) : child.pid;
+  s.procs.set(child.pid, child);
+  const saved = s.proc;
+  s.proc = child;
+  s.stage = "init";
+  try {
+    const target = job();
+    const errno = execErrno(s, target.path);
+    s.final = { path: target.path, argv: target.argv, env: target.env, proc: child };
+    s.record(
+      "execve",
+      `execve ${target.path} ${JSON.stringify(target.argv)} (${target.env.length} environment variables)`,
+    );
+    return { pid: child.pid, failure: null, execErrno: errno, path: target.path };
+  } catch (e) {
+    s.childFailure = (e as Error).message;
+    return { pid: child.pid, failure: s.childFailure, execErrno: 0, path: "" };
+  } finally {
+    s.proc = saved;
+    s.stage = "boot";
+  }
 }
 
 /** What execve of `path` would fail with (0: it would run): an executable ELF file or script. */

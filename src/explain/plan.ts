@@ -132,7 +132,14 @@ function ints(f: FlagSet, name: string): number[] {
 async function bootStage(k: Kernel, s: PlanState, opts: ExplainOptions, warn: (m: string) => void) {
   const spawned = s.spawned!;
   s.stage = "boot";
-  s.proc = { ...forkState(s.proc), fds: new Map(spawned.fds) };
+  s.proc = {
+    ...forkState(s.proc),
+    fds: new Map(spawned.fds),
+    pid: spawned.pid,
+    pidInNs: spawned.pid,
+    name: "boot",
+  };
+  s.procs.set(spawned.pid, s.proc);
   // boot's own flag definitions parse the command line the wrapper built.
   const boot = (await import("../cmd/boot.ts")).createCommand();
   const f = new FlagSet("boot");

@@ -4,6 +4,8 @@
  * Nothing here touches the host beyond lstat, readlink and reads of regular files.
  */
 import { AT, Errno, S_IF, SyscallError } from "../../ffi/mod.ts";
+import type { LinuxIDMapping, LinuxTimeOffset } from "../specutils/spec.ts";
+import { parseMapText } from "../specutils/idmap.ts";
 import type { CgroupRecord } from "../cgroups/manager.ts";
 import { freshCgroupFile } from "./cgroupfiles.ts";
 import type { CgroupMountInfo } from "./cgroupfiles.ts";
@@ -30,7 +32,14 @@ export type FdObj =
   | { kind: "file"; loc: Loc; flags: number; pos: number; root?: boolean; bytes?: Uint8Array }
   | { kind: "ns"; type: string; id: string; path: string }
   | { kind: "pipe"; data: number[]; end: "r" | "w" }
-  | { kind: "special"; name: string; content: string; pos: number }
+  | {
+    kind: "special";
+    name: string;
+    content: string;
+    pos: number;
+    /** What a write does (may throw a SyscallError); without it the write is recorded as one. */
+    onWrite?: (text: string) => void;
+  }
   | { kind: "other"; what: string; mode: number; insns?: number };
 
 /** The capability sets of the simulated process. */
@@ -44,6 +53,11 @@ export interface Caps {
 
 /** The simulated process. */
 export interface ProcState {
+  /** Its pid as the host sees it, and as its own pid namespace does. */
+  pid: number;
+  pidInNs: number;
+  /** What it is, for messages: "wrapper", "boot", "init", … */
+  name: string;
   root: Loc;
   cwd: Loc;
   fds: Map<number, FdObj>;
@@ -56,6 +70,20 @@ export interface ProcState {
   noNewPrivs: boolean;
   umask: number;
   seccompFilters: number;
+  /** The offsets written for its time namespace (for its children, then for itself once it execs). */
+  timeOffsets?: Record<string, LinuxTimeOffset>;
+}
+
+/** A user namespace of the plan (the host's included). */
+export interface UserNs {
+  /** The user namespace it was made in; null for the host's (the plan does not know its ancestors). */
+  parent: string | null;
+  /** Its maps; null until written. */
+  uidMap: LinuxIDMapping[] | null;
+  gidMap: LinuxIDMapping[] | null;
+  setgroups: "allow" | "deny";
+  /** Its creator's uid and gid in the parent namespace: what the creator is once the maps are written. */
+  creator: { uid: number; gid: number };
 }
 
 /** What the plan kernel is told about the container. */
@@ -89,6 +117,24 @@ function hostNsIds(): Record<string, string> {
   return ids;
 }
 
+function hostUserNs(): UserNs {
+  const read = (f: string) => {
+    try {
+      return Deno.readTextFileSync(`/proc/self/${f}`);
+    } catch {
+      return null;
+    }
+  };
+  const identity = "0 0 4294967295";
+  return {
+    parent: null,
+    uidMap: parseMapText(read("uid_map") ?? identity),
+    gidMap: parseMapText(read("gid_map") ?? identity),
+    setgroups: read("setgroups")?.trim() === "deny" ? "deny" : "allow",
+    creator: { uid: 0, gid: 0 },
+  };
+}
+
 /** The state. */
 export class PlanState {
   readonly ops: PlanOp[] = [];
@@ -99,16 +145,27 @@ export class PlanState {
   proc: ProcState;
   /** The detached copy of the rootfs that becomes the container's root. */
   containerRoot: Mount | null = null;
-  /** The process the wrapper spawned (boot): its fd table (child fd → description) and argv. */
-  spawned: { fds: Map<number, FdObj>; argv: readonly string[] } | null = null;
+  /** The process the wrapper spawned (boot): its fd table (child fd → description), argv and pid. */
+  spawned: { fds: Map<number, FdObj>; argv: readonly string[]; pid: number } | null = null;
   /** The cgroups the wrapper planned. */
   cgroups: CgroupRecord | null = null;
   /** init's error, when its job failed. */
   childFailure: string | null = null;
   /** The app as execve starts it: set when init's job returns. */
   final: { path: string; argv: readonly string[]; env: readonly string[]; proc: ProcState } | null = null;
+  /** User namespaces by identity. */
+  readonly users = new Map<string, UserNs>();
+  /** Namespace identity → the user namespace that owns it (the host's when not listed). */
+  readonly owners = new Map<string, string>();
+  /** The processes of the plan by host pid (the wrapper, boot, init, holders). */
+  readonly procs = new Map<number, ProcState>();
+  /** Processes killed (by SIGKILL) and not reaped. */
+  readonly killed = new Set<number>();
+  /** What reacts to a write into a pipe (a thread of boot reading it), by the pipe's buffer. */
+  readonly pipeReaders = new Map<number[], () => void>();
   #nsCounter = 0;
   #pid = 4000;
+  readonly #pidsIn = new Map<string, number>();
 
   constructor(readonly ctx: PlanContext) {
     this.hostSb = new Superblock(
@@ -121,6 +178,9 @@ export class PlanState {
     const stdio = (): FdObj => ({ kind: "other", what: "stdio", mode: S_IF.FIFO | 0o600 });
     const all = (1n << BigInt(ctx.lastCap + 1)) - 1n;
     this.proc = {
+      pid: Deno.pid,
+      pidInNs: Deno.pid,
+      name: "wrapper",
       root,
       cwd: root,
       fds: new Map([[0, stdio()], [1, stdio()], [2, stdio()]]),
@@ -133,6 +193,8 @@ export class PlanState {
       umask: 0o022,
       seccompFilters: 0,
     };
+    this.procs.set(Deno.pid, this.proc);
+    this.users.set(this.hostNs.user, hostUserNs());
     try {
       this.proc.cwd = resolve(Deno.cwd(), this.walk("/", true));
     } catch {
@@ -167,14 +229,33 @@ export class PlanState {
     return o && o.op === op && o.stage === this.stage ? o : undefined;
   }
 
-  /** A new namespace identity. */
-  newNs(type: string): string {
-    return `plan:${type}:${++this.#nsCounter}`;
+  /** A new namespace identity, owned by the user namespace `owner`. */
+  newNs(type: string, owner: string): string {
+    const id = `plan:${type}:${++this.#nsCounter}`;
+    this.owners.set(id, owner);
+    return id;
+  }
+
+  /** Whether namespace `id` is one the plan made (not the host's, nor one joined by path). */
+  isPlanned(id: string): boolean {
+    return id.startsWith("plan:");
+  }
+
+  /** The user namespace `p` is in. */
+  userNs(p: ProcState = this.proc): UserNs {
+    return this.users.get(p.ns.user)!;
   }
 
   /** A new pid. */
   newPid(): number {
     return ++this.#pid;
+  }
+
+  /** The next pid in pid namespace `ns` as that namespace numbers them (1 for its first process). */
+  nextPidIn(ns: string): number {
+    const n = (this.#pidsIn.get(ns) ?? 0) + 1;
+    this.#pidsIn.set(ns, n);
+    return n;
   }
 
   /** The description open as `fd`; EBADF when none. */

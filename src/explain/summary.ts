@@ -1,7 +1,7 @@
 /** What the container ends up with, read off the plan's model once init's job returned; and seccomp's line. */
 import { Errno, errnoName } from "../../ffi/mod.ts";
 import { capNames } from "../specutils/capabilities.ts";
-import type { LinuxSeccomp } from "../specutils/spec.ts";
+import type { LinuxIDMapping, LinuxSeccomp, LinuxTimeOffset } from "../specutils/spec.ts";
 import { argComparisons, type CompiledFilter, conditionSets } from "../seccomp/compile.ts";
 import { mountFlagNames, PER_MOUNT } from "./describe.ts";
 import type { Caps, PlanState } from "./state.ts";
@@ -15,7 +15,7 @@ export interface PlannedMount {
   type: string;
   /** The mount source (a host path for binds). */
   source: string;
-  /** Per-mount flags, mount(8) names (ro, nosuid, nodev, noexec, atime bits). */
+  /** Per-mount flags, mount(8) names (ro, nosuid, nodev, noexec, atime bits; "idmapped"). */
   options: string[];
 }
 
@@ -35,6 +35,10 @@ export interface PlannedProcess {
   seccompFilters: number;
   /** Namespaces of its own, not the host's ("mnt", "net", ...). */
   namespaces: string[];
+  /** Its user namespace when not the host's: the maps (as /proc/self/uid_map shows them) and setgroups. */
+  userNamespace: { uidMap: LinuxIDMapping[]; gidMap: LinuxIDMapping[]; setgroups: "allow" | "deny" } | null;
+  /** Its clocks' offsets when in a time namespace of its own (as /proc/self/timens_offsets shows them). */
+  timeOffsets: Record<string, LinuxTimeOffset> | null;
 }
 
 /**
@@ -55,7 +59,7 @@ export function plannedMounts(s: PlanState): PlannedMount[] {
     destination: path,
     type: mount.fstype,
     source: mount.source,
-    options: mountFlagNames(mount.flags & PER_MOUNT),
+    options: [...mountFlagNames(mount.flags & PER_MOUNT), ...(mount.idmap ? ["idmapped"] : [])],
   }));
 }
 
@@ -65,6 +69,7 @@ export function plannedProcess(s: PlanState): PlannedProcess | null {
   if (!f) return null;
   const p = f.proc;
   const c = afterExecve(p.uid, p.caps);
+  const u = s.userNs(p);
   return {
     path: f.path,
     args: [...f.argv],
@@ -83,6 +88,15 @@ export function plannedProcess(s: PlanState): PlannedProcess | null {
     noNewPrivileges: p.noNewPrivs,
     seccompFilters: p.seccompFilters,
     namespaces: Object.keys(p.ns).filter((t) => p.ns[t] !== s.hostNs[t]),
+    userNamespace: p.ns.user === s.hostNs.user ? null : {
+      uidMap: u.uidMap ?? [],
+      gidMap: u.gidMap ?? [],
+      setgroups: u.setgroups,
+    },
+    timeOffsets: p.ns.time === s.hostNs.time ? null : {
+      monotonic: { secs: 0, nanosecs: 0, ...p.timeOffsets?.monotonic },
+      boottime: { secs: 0, nanosecs: 0, ...p.timeOffsets?.boottime },
+    },
   };
 }
 

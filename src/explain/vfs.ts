@@ -6,6 +6,7 @@
  * root, and RESOLVE_IN_ROOT), "..", stacked mounts, ENOENT, ENOTDIR and ELOOP.
  */
 import { Errno, S_IF, SyscallError } from "../../ffi/mod.ts";
+import type { LinuxIDMapping } from "../specutils/spec.ts";
 
 /** A file the plan created or changed. */
 export interface VNode {
@@ -51,6 +52,8 @@ export class Mount {
   /** rel path inside sb → the mount on top of it. */
   readonly children = new Map<string, Mount>();
   parent: Loc | null = null;
+  /** The maps file owners show through (an idmapped mount), or null. */
+  idmap: { uids: LinuxIDMapping[]; gids: LinuxIDMapping[] } | null = null;
   constructor(
     readonly sb: Superblock,
     readonly root: string,
@@ -230,6 +233,7 @@ export function attach(m: Mount, at: Loc): void {
 export function cloneTree(loc: Loc, recursive: boolean, source = loc.mount.source): Mount {
   const m = loc.mount;
   const copy = new Mount(m.sb, loc.rel, m.flags, source, m.data, m.fstype);
+  copy.idmap = m.idmap;
   if (recursive) {
     for (const [rel, child] of loc.mount.children) {
       if (!within(rel, loc.rel)) continue;

@@ -6,6 +6,7 @@
  */
 import { Errno, isErrno, type Kernel, MOUNT_ATTR, MS } from "../../ffi/mod.ts";
 import { detectLayout, directoryOf, type Hierarchy } from "../cgroups/layout.ts";
+import { readText } from "../specutils/read_all.ts";
 
 const ATTRS: Array<[number, number]> = [
   [MS.RDONLY, MOUNT_ATTR.RDONLY],
@@ -40,18 +41,18 @@ export function bindWithFlags(
 }
 
 /** True when this process is outside the initial user namespace (its uid_map is not the identity). */
-export function inUserNamespace(): boolean {
-  return Deno.readTextFileSync("/proc/self/uid_map").trim().split(/\s+/).join(" ") !== "0 0 4294967295";
+export function inUserNamespace(k: Kernel): boolean {
+  return readText(k, "/proc/self/uid_map").trim().split(/\s+/).join(" ") !== "0 0 4294967295";
 }
 
 /** True for the refusal a stand-in answers: EPERM inside a user namespace. */
-export function refusedInUserNamespace(e: unknown): boolean {
-  return isErrno(e, Errno.EPERM) && inUserNamespace();
+export function refusedInUserNamespace(k: Kernel, e: unknown): boolean {
+  return isErrno(e, Errno.EPERM) && inUserNamespace(k);
 }
 
 /** The host directory of this process's own cgroup in the hierarchy `pick` chooses. */
-export function ownCgroupDir(pick: (h: Hierarchy) => boolean): string {
-  const h = detectLayout().hierarchies.find(pick);
+export function ownCgroupDir(k: Kernel, pick: (h: Hierarchy) => boolean): string {
+  const h = detectLayout(readText(k, "/proc/self/cgroup")).hierarchies.find(pick);
   if (!h) throw new Error("the cgroup hierarchy is not mounted here");
   return directoryOf(h, h.own);
 }
@@ -86,8 +87,8 @@ export function mountOrBind(
     k.mount(source, target, fstype, flags, data);
     return;
   } catch (e) {
-    if ((fstype !== "sysfs" && fstype !== "cgroup2") || !refusedInUserNamespace(e)) throw e;
+    if ((fstype !== "sysfs" && fstype !== "cgroup2") || !refusedInUserNamespace(k, e)) throw e;
   }
   if (fstype === "sysfs") bindWithFlags(k, sysfsMount(), target, reopen, flags | MS.RDONLY, true);
-  else bindWithFlags(k, ownCgroupDir((h) => h.version === 2), target, reopen, flags, false);
+  else bindWithFlags(k, ownCgroupDir(k, (h) => h.version === 2), target, reopen, flags, false);
 }

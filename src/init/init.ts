@@ -134,7 +134,7 @@ export function prepare(
  */
 function enteredUserNamespace(k: Kernel, cfg: InitConfig): boolean {
   if (cfg.mode === "create" && getNS(cfg.spec, "user")?.path) {
-    checkJoinedMaps(cfg.spec.linux?.uidMappings, cfg.spec.linux?.gidMappings);
+    checkJoinedMaps(k, cfg.spec.linux?.uidMappings, cfg.spec.linux?.gidMappings);
   }
   return becomeRoot(k);
 }

@@ -9,6 +9,7 @@
 import { AT, EPOLL, Errno, isErrno, type Kernel } from "../../ffi/mod.ts";
 import type { LinuxIDMapping } from "../specutils/spec.ts";
 import { mapText, parseMapText, sameMap } from "../specutils/idmap.ts";
+import { readText } from "../specutils/read_all.ts";
 
 /** The child's ends of the map handshake (fd numbers of the clone child before its fds move). */
 export interface IdMapHandshake {
@@ -84,10 +85,14 @@ export function becomeRoot(k: Kernel): boolean {
  * Checks a joined user namespace against the spec's maps, when the spec gives any: runc accepts both only
  * when they agree, because the maps of an existing namespace cannot change.
  */
-export function checkJoinedMaps(uids?: readonly LinuxIDMapping[], gids?: readonly LinuxIDMapping[]): void {
+export function checkJoinedMaps(
+  k: Kernel,
+  uids?: readonly LinuxIDMapping[],
+  gids?: readonly LinuxIDMapping[],
+): void {
   for (const [name, want] of [["uid", uids], ["gid", gids]] as const) {
     if (!want?.length) continue;
-    const have = parseMapText(Deno.readTextFileSync(`/proc/self/${name}_map`));
+    const have = parseMapText(readText(k, `/proc/self/${name}_map`));
     if (!sameMap(have, want)) {
       throw new Error(
         `linux.${name}Mappings (${

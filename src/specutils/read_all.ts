@@ -1,5 +1,6 @@
 /** Reading a whole spec-sized file from an fd (no heavy imports: init uses it on its hot path). */
 import type { Kernel } from "../../ffi/kernel.ts";
+import { O } from "../../ffi/consts.ts";
 
 /** Files bigger than this are refused: no legitimate config.json comes close. */
 export const MAX_SPEC_BYTES = 64 << 20;
@@ -23,4 +24,14 @@ export function readAll(k: Kernel, fd: number, limit = MAX_SPEC_BYTES): Uint8Arr
     at += c.length;
   }
   return out;
+}
+
+/** The whole text of the file at `path`, read through the Kernel (e.g. a /proc/self file, which only it answers). */
+export function readText(k: Kernel, path: string, limit = MAX_SPEC_BYTES): string {
+  const fd = k.open(path, O.RDONLY | O.CLOEXEC);
+  try {
+    return new TextDecoder().decode(readAll(k, fd, limit));
+  } finally {
+    k.close(fd);
+  }
 }

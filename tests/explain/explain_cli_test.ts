@@ -7,58 +7,12 @@ import assert from "node:assert/strict";
 import { explainBundle, type Plan } from "../../src/explain/plan.ts";
 import type { PlanDiff } from "../../src/explain/diff.ts";
 import { filterPlan } from "../../src/explain/format.ts";
-import { detectLayout } from "../../src/cgroups/layout.ts";
 import { dockerShapedProfile } from "../security/profiles.ts";
 import { runts } from "../cli/helpers.ts";
 import { cachedRootfs } from "../util/rootfs.ts";
-import { confAt, opsOf, runcSpecBundle, uniqueId } from "./helpers.ts";
+import { confAt, hostSnapshot as snapshot, opsOf, runcSpecBundle, uniqueId } from "./helpers.ts";
 
 const skip = Deno.uid() !== 0 ? "needs root" : null;
-
-/** Every file below `dir` with its type, mode, size and mtime. */
-function tree(dir: string, out = new Map<string, string>()): Map<string, string> {
-  for (const e of Deno.readDirSync(dir)) {
-    const path = `${dir}/${e.name}`;
-    const st = Deno.lstatSync(path);
-    out.set(
-      path,
-      `${st.isDirectory ? "d" : st.isSymlink ? "l" : "f"} ${st.mode} ${st.size} ${st.mtime?.getTime()}`,
-    );
-    if (e.isDirectory) tree(path, out);
-  }
-  return out;
-}
-
-/** What explaining must not change: mounts at the watched places, the container's cgroups, files, oom score. */
-function snapshot(id: string, watched: string[]) {
-  const mounts = Deno.readTextFileSync("/proc/self/mountinfo").split("\n").filter((l) => {
-    const mp = l.split(" ")[4] ?? "";
-    return ["/", "/tmp", "/proc", "/dev", "/sys", "/sys/fs/cgroup"].includes(mp) ||
-      watched.some((w) => mp === w || mp.startsWith(w + "/"));
-  }).sort();
-  const layout = detectLayout();
-  const cgroups = layout.hierarchies.map((h) => {
-    let sub = "";
-    try {
-      sub = Deno.readTextFileSync(`${h.mountpoint}/cgroup.subtree_control`);
-    } catch { /* v1 */ }
-    let exists = true;
-    try {
-      Deno.statSync(`${h.mountpoint}/${id}`);
-    } catch {
-      exists = false;
-    }
-    return `${h.mountpoint} ${exists} ${sub.trim()}`;
-  });
-  const files = watched.flatMap((w) => {
-    try {
-      return [...tree(w)].map(([p, v]) => `${p} ${v}`);
-    } catch {
-      return [`${w} absent`];
-    }
-  });
-  return { mounts, cgroups, files, oom: Deno.readTextFileSync("/proc/self/oom_score_adj") };
-}
 
 Deno.test({
   name:

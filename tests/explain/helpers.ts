@@ -5,6 +5,7 @@ import { capMask } from "../../src/specutils/capabilities.ts";
 import type { Spec } from "../../src/specutils/spec.ts";
 import type { Plan } from "../../src/explain/plan.ts";
 import { cachedRootfs } from "../util/rootfs.ts";
+import { detectLayout, directoryOf } from "../../src/cgroups/layout.ts";
 
 /** A bundle written by `runc spec` (its default config.json), root.path set to the test rootfs. */
 export function runcSpecBundle(mutate?: (s: Spec) => void): { dir: string; cleanup: () => void } {
@@ -119,4 +120,52 @@ export function defaultCgroupDir(controller: string, id: string): string {
     .find((l) => l.split(":")[1]?.split(",").includes(controller));
   const own = line?.split(":").slice(2).join(":") ?? "/";
   return `/sys/fs/cgroup/${controller}${own === "/" ? "" : own}/${id}`;
+}
+
+/** Every file below `dir` with its type, mode, size and mtime. */
+function tree(dir: string, out = new Map<string, string>()): Map<string, string> {
+  for (const e of Deno.readDirSync(dir)) {
+    const path = `${dir}/${e.name}`;
+    const st = Deno.lstatSync(path);
+    out.set(
+      path,
+      `${st.isDirectory ? "d" : st.isSymlink ? "l" : "f"} ${st.mode} ${st.size} ${st.mtime?.getTime()}`,
+    );
+    if (e.isDirectory) tree(path, out);
+  }
+  return out;
+}
+
+/** What explaining must not change: mounts at the watched places, the container's cgroups, files, oom score. */
+export function hostSnapshot(id: string, watched: string[]) {
+  const mounts = Deno.readTextFileSync("/proc/self/mountinfo").split("\n").filter((l) => {
+    const mp = l.split(" ")[4] ?? "";
+    return ["/", "/tmp", "/proc", "/dev", "/sys", "/sys/fs/cgroup"].includes(mp) ||
+      watched.some((w) => mp === w || mp.startsWith(w + "/"));
+  }).sort();
+  const layout = detectLayout();
+  const cgroups = layout.hierarchies.map((h) => {
+    let sub = "";
+    try {
+      sub = Deno.readTextFileSync(`${h.mountpoint}/cgroup.subtree_control`);
+    } catch { /* v1 */ }
+    // At the top and below this process's own cgroup (runts's default place).
+    const exists = [`${h.mountpoint}/${id}`, `${directoryOf(h, h.own)}/${id}`].map((d) => {
+      try {
+        Deno.statSync(d);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    return `${h.mountpoint} ${exists} ${sub.trim()}`;
+  });
+  const files = watched.flatMap((w) => {
+    try {
+      return [...tree(w)].map(([p, v]) => `${p} ${v}`);
+    } catch {
+      return [`${w} absent`];
+    }
+  });
+  return { mounts, cgroups, files, oom: Deno.readTextFileSync("/proc/self/oom_score_adj") };
 }
