@@ -13,7 +13,7 @@ import { ensureDestination, fdPath, openDestination, openInRoot } from "./paths.
 import { setUpConsole, wantsConsole } from "./console.ts";
 import { bindConsole, createDevice, createDevSymlinks, DEFAULT_DEVICES } from "./devices.ts";
 import { applySysctls } from "./process.ts";
-import type { InitConfig } from "./config.ts";
+import type { InitConfig } from "../protocol/init_config.ts";
 import { mountCgroupV1Tree } from "../cgroups/mount.ts";
 import { type MountNamespaceKind, mountNamespaceKind } from "./namespaces.ts";
 import { openRootfs } from "../specutils/rootfs.ts";

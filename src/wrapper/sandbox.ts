@@ -11,8 +11,8 @@ import type { Mount } from "../specutils/spec.ts";
 import { self, selfArgv } from "../specutils/exe.ts";
 import { type BootCommand, bootCommand, bootEnv } from "./boot_args.ts";
 import { openBindSources } from "./mounts.ts";
-import { readProcStat } from "../container/proc.ts";
-import { testPause } from "../boot/test_pause.ts";
+import { readProcStat } from "./proc.ts";
+import { testPause } from "../util/test_pause.ts";
 import { sleepSync } from "../util/sleep.ts";
 import { openRootfs } from "../specutils/rootfs.ts";
 
