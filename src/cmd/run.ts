@@ -67,7 +67,7 @@ class Run implements Command {
         },
       });
       ctx.waitStatus = this.collect(pending, c);
-      // Hosting the loader (src/sandbox/in_process.ts): its waiters are answered; stop serving.
+      // Hosting the loader (src/wrapper/in_process.ts): its waiters are answered; stop serving.
       await c.releaseHosted();
     } catch (e) {
       pending?.close();

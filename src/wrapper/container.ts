@@ -65,7 +65,7 @@ export async function loadContainerModules(): Promise<void> {
   };
 }
 
-/** src/sandbox/in_process.ts (the loader and everything boot needs), loaded only by a foreground `run`. */
+/** src/wrapper/in_process.ts (the loader and everything boot needs), loaded only by a foreground `run`. */
 async function loadInProcess(): Promise<typeof import("./in_process.ts")> {
   heavy!.inProcess ??= await import("./in_process.ts");
   return heavy!.inProcess;
@@ -119,7 +119,7 @@ export interface CreateOptions {
   attached?: boolean;
   /** chroot instead of pivot_root (--no-pivot). */
   noPivot?: boolean;
-  /** `run` in the foreground: this process hosts the loader (src/sandbox/in_process.ts) where it can. */
+  /** `run` in the foreground: this process hosts the loader (src/wrapper/in_process.ts) where it can. */
   inProcess?: boolean;
 }
 
@@ -763,7 +763,7 @@ export class Container {
       Detached: detached,
     };
     try {
-      // Detached: our own child, so that it ends up with the engine's subreaper (src/sandbox/exec.ts).
+      // Detached: our own child, so that it ends up with the engine's subreaper (src/wrapper/exec.ts).
       if (detached) return modules().spawnDetachedExec(this.k, this.control(), args, stdio);
       return this.control().executeAsync(args, stdio);
     } catch (e) {
