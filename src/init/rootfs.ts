@@ -14,7 +14,7 @@ import { setUpConsole, wantsConsole } from "./console.ts";
 import { bindConsole, createDevice, createDevSymlinks, DEFAULT_DEVICES } from "./devices.ts";
 import { applySysctls } from "./process.ts";
 import type { InitConfig } from "../protocol/init_config.ts";
-import { mountCgroupV1Tree } from "../cgroups/mount.ts";
+import { mountCgroupV1Tree } from "./cgroup_mounts.ts";
 import { type MountNamespaceKind, mountNamespaceKind } from "./namespaces.ts";
 import { openRootfs } from "../specutils/rootfs.ts";
 import { mountOrBind } from "./fallback_mounts.ts";
