@@ -162,7 +162,7 @@ export function mountEntry(k: Kernel, rootFd: number, m: Mount, tree?: number): 
     const dest = ensureDestination(k, rootFd, m.destination);
     try {
       const fstype = m.type === "cgroup" ? "cgroup2" : m.type ?? "";
-      // On a host with v1 hierarchies, "cgroup" is runc's tree of v1 mounts (src/cgroups/mount.ts).
+      // On a host with v1 hierarchies, "cgroup" is runc's tree of v1 mounts (src/init/cgroup_mounts.ts).
       const v1Tree = m.type === "cgroup" && mountCgroupV1Tree(k, fdPath(dest), reopen, opts.flags);
       if (!v1Tree) {
         mountOrBind(k, m.source || fstype, fdPath(dest), reopen, fstype, opts.flags, opts.data || undefined);
