@@ -6,10 +6,10 @@ import { enterNamespaces, mountNamespaceKind, planNamespaces } from "../src/init
 import { ensureInRoot, openInRoot } from "../src/init/paths.ts";
 import { attachInPlace, enterRoot } from "../src/init/rootfs.ts";
 import { makedev } from "../src/init/devices.ts";
-import type { InitConfig } from "../src/init/config.ts";
+import type { InitConfig } from "../src/protocol/init_config.ts";
 import { waitStatus } from "../src/boot/loader.ts";
 import { exitCodeFromWaitStatus as exitCodeOf } from "../src/cmd/cmd.ts";
-import { applyCaps, prepareArgs } from "../src/cmd/capability.ts";
+import { applyCaps, prepareArgs } from "../src/boot/capability.ts";
 import { applyCredentials } from "../src/init/process.ts";
 import { capMask, capNumber, lastCap } from "../src/specutils/capabilities.ts";
 import { FlagSet } from "../src/flag/flag.ts";

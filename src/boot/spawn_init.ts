@@ -4,7 +4,7 @@
  * Deno process whose main thread sits in a fresh pid namespace cannot create threads.
  */
 import { CLONE, Errno, isErrno, type Kernel, MOUNT_ATTR, O, SIGNALS } from "../../ffi/mod.ts";
-import { type InitConfig, READY } from "../init/config.ts";
+import { type InitConfig, READY } from "../protocol/init_config.ts";
 import { self, selfArgv } from "../specutils/exe.ts";
 
 /** Where init's pid namespace comes from. */

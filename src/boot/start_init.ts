@@ -19,7 +19,7 @@ import {
   SIGNALS,
   W,
 } from "../../ffi/mod.ts";
-import { READY } from "../init/config.ts";
+import { READY } from "../protocol/init_config.ts";
 import { initJob } from "../init/child.ts";
 import { prepareClone } from "./userns.ts";
 import { clonedInits } from "./clone_inits.ts";

@@ -3,7 +3,7 @@ import type { Ref } from "../flag/flag.ts";
 import type { FlagSet } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { linux } from "../../ffi/mod.ts";
-import { Container } from "../container/container.ts";
+import { Container } from "../wrapper/container.ts";
 import { failWith } from "./oci.ts";
 import { log } from "../log/log.ts";
 

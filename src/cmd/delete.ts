@@ -2,11 +2,11 @@
 import type { FlagSet, Ref } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { Errno, isErrno, linux } from "../../ffi/mod.ts";
-import { ContainerError } from "../container/errors.ts";
-import { StateDir } from "../container/state_file.ts";
-import { stateRoot } from "../container/container.ts";
-import { validateID } from "../container/id.ts";
-import { FileLock } from "../container/lock.ts";
+import { ContainerError } from "../wrapper/errors.ts";
+import { StateDir } from "../wrapper/state_file.ts";
+import { stateRoot } from "../wrapper/container.ts";
+import { validateID } from "../wrapper/id.ts";
+import { FileLock } from "../wrapper/lock.ts";
 import { log } from "../log/log.ts";
 import { failWith, loadContainer } from "./oci.ts";
 

@@ -4,7 +4,7 @@ import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { linux } from "../../ffi/mod.ts";
 import { writeStdout } from "./cmd.ts";
 import { fail, failWith, loadContainer } from "./oci.ts";
-import type { Container } from "../container/container.ts";
+import type { Container } from "../wrapper/container.ts";
 import { encodeJson } from "../urpc/wire.ts";
 
 /** Parses an interval: seconds ("5") or a Go duration of one unit ("5s", "500ms", "1m"); milliseconds. */

@@ -7,9 +7,9 @@ import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { linux } from "../../ffi/mod.ts";
 import type { LinuxCapabilities, Process, Spec } from "../specutils/spec.ts";
 import { absOf } from "../specutils/path.ts";
-import { writeFileAtomic } from "../container/atomic.ts";
-import { ContainerError } from "../container/errors.ts";
-import { PendingCall } from "../sandbox/pending_call.ts";
+import { writeFileAtomic } from "../wrapper/atomic.ts";
+import { ContainerError } from "../wrapper/errors.ts";
+import { PendingCall } from "../wrapper/pending_call.ts";
 import { RemoteError } from "../urpc/client.ts";
 import {
   closeConsoleChannel,
@@ -18,12 +18,12 @@ import {
   receiveConsole,
   sendConsole,
   sendFd,
-} from "../sandbox/pty.ts";
-import { waitRelaying } from "../sandbox/relay.ts";
-import { SignalMode } from "../sandbox/control.ts";
+} from "../wrapper/pty.ts";
+import { waitRelaying } from "../wrapper/relay.ts";
+import { SignalMode } from "../wrapper/control.ts";
 import { log } from "../log/log.ts";
 import { EXEC_FAILURE_CODE, fail, failWith, loadContainer } from "./oci.ts";
-import { checkTerminal, loadContainerModules } from "../container/container.ts";
+import { checkTerminal, loadContainerModules } from "../wrapper/container.ts";
 
 /** The command-line overrides of `exec` without --process (runc's getProcess). */
 export interface ExecOverrides {

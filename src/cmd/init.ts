@@ -3,7 +3,7 @@ import type { Command, CommandContext } from "./command.ts";
 import { ExitStatus } from "./command.ts";
 import type { FlagSet, Ref } from "../flag/flag.ts";
 import { linux } from "../../ffi/mod.ts";
-import type { InitConfig } from "../init/config.ts";
+import type { InitConfig } from "../protocol/init_config.ts";
 import { runInit } from "../init/init.ts";
 import { MAX_SPEC_BYTES, readAll } from "../specutils/read_all.ts";
 

@@ -2,9 +2,9 @@
 import type { FlagSet, Ref } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { linux } from "../../ffi/mod.ts";
-import { parseSignal } from "../container/signal.ts";
-import { SignalMode } from "../sandbox/control.ts";
-import { ContainerError } from "../container/errors.ts";
+import { parseSignal } from "../wrapper/signal.ts";
+import { SignalMode } from "../wrapper/control.ts";
+import { ContainerError } from "../wrapper/errors.ts";
 import { fail, failWith, loadContainer } from "./oci.ts";
 
 class Kill implements Command {

@@ -2,8 +2,8 @@
 import type { FlagSet, Ref } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { linux } from "../../ffi/mod.ts";
-import { Container, OCI_VERSION, stateRoot } from "../container/container.ts";
-import { listIDs } from "../container/state_file.ts";
+import { Container, OCI_VERSION, stateRoot } from "../wrapper/container.ts";
+import { listIDs } from "../wrapper/state_file.ts";
 import { log } from "../log/log.ts";
 import { writeStdout } from "./cmd.ts";
 import { fail, textTable } from "./oci.ts";

@@ -5,7 +5,7 @@
 import { type CommandContext, ExitStatus } from "./command.ts";
 import { errorf } from "./cmd.ts";
 import type { Kernel } from "../../ffi/kernel.ts";
-import { Container, stateRoot } from "../container/container.ts";
+import { Container, stateRoot } from "../wrapper/container.ts";
 
 /** runc's exit code for a failed `exec` (its fatalWithCode(…, 255)); other operations fail with 1. */
 export const EXEC_FAILURE_CODE = 255;

@@ -7,10 +7,10 @@
 import type { FlagSet, Ref } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { Errno, isErrno, linux, P, W } from "../../ffi/mod.ts";
-import type { Container } from "../container/container.ts";
-import { PendingCall } from "../sandbox/pending_call.ts";
-import { waitRelaying } from "../sandbox/relay.ts";
-import { SignalMode } from "../sandbox/control.ts";
+import type { Container } from "../wrapper/container.ts";
+import { PendingCall } from "../wrapper/pending_call.ts";
+import { waitRelaying } from "../wrapper/relay.ts";
+import { SignalMode } from "../wrapper/control.ts";
 import { log } from "../log/log.ts";
 import { CreateFlags } from "./create.ts";
 import { failWith } from "./oci.ts";
@@ -67,7 +67,7 @@ class Run implements Command {
         },
       });
       ctx.waitStatus = this.collect(pending, c);
-      // Hosting the loader (src/sandbox/in_process.ts): its waiters are answered; stop serving.
+      // Hosting the loader (src/wrapper/in_process.ts): its waiters are answered; stop serving.
       await c.releaseHosted();
     } catch (e) {
       pending?.close();

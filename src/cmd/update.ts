@@ -8,7 +8,7 @@ import type { FlagSet, Ref } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { linux } from "../../ffi/mod.ts";
 import type { LinuxResources } from "../specutils/spec.ts";
-import { ContainerError } from "../container/errors.ts";
+import { ContainerError } from "../wrapper/errors.ts";
 import { updateCgroups } from "../cgroups/container.ts";
 import { log } from "../log/log.ts";
 import { failWith, loadContainer } from "./oci.ts";

@@ -20,15 +20,15 @@ import {
   openBundleSpec,
   stateRoot,
   totalMemoryFlag,
-} from "../container/container.ts";
-import { ContainerError } from "../container/errors.ts";
-import { validateID } from "../container/id.ts";
-import { FileLock } from "../container/lock.ts";
-import { StateDir } from "../container/state_file.ts";
-import { controlAddress } from "../sandbox/boot_args.ts";
-import { resolveMounts } from "../sandbox/mounts.ts";
-import { openConsoleChannel } from "../sandbox/pty.ts";
-import { bootSpawn, prepareBoot, sendMounts } from "../sandbox/sandbox.ts";
+} from "../wrapper/container.ts";
+import { ContainerError } from "../wrapper/errors.ts";
+import { validateID } from "../wrapper/id.ts";
+import { FileLock } from "../wrapper/lock.ts";
+import { StateDir } from "../wrapper/state_file.ts";
+import { controlAddress } from "../wrapper/boot_args.ts";
+import { resolveMounts } from "../wrapper/mounts.ts";
+import { openConsoleChannel } from "../wrapper/pty.ts";
+import { bootSpawn, prepareBoot, sendMounts } from "../wrapper/sandbox.ts";
 import { type CgroupRecord, openCgroupDirs, setUpCgroups } from "../cgroups/container.ts";
 import { detectLayout, type Layout, parseProcCgroup } from "../cgroups/layout.ts";
 import { compileSeccomp } from "../seccomp/compile.ts";

@@ -7,8 +7,8 @@
 import { CLOSE_RANGE_CLOEXEC, type ExecTarget, F, type Kernel, O, PR, SIGNALS } from "../../ffi/mod.ts";
 import type { CompiledFilter } from "../seccomp/compile.ts";
 import { lastCap } from "../specutils/capabilities.ts";
-import { laterPause, testPause } from "../boot/test_pause.ts";
-import type { InitConfig } from "./config.ts";
+import { laterPause, testPause } from "../util/test_pause.ts";
+import type { InitConfig } from "../protocol/init_config.ts";
 import { prepare, seal } from "./init.ts";
 import { applyRlimits } from "./process.ts";
 import { awaitIdMaps, type IdMapHandshake } from "./userns.ts";

@@ -7,7 +7,7 @@
  */
 import { type Kernel, O, S_IF, SOCK, TIOC } from "../../ffi/mod.ts";
 import type { Process } from "../specutils/spec.ts";
-import { setWindowSize } from "../sandbox/pty.ts";
+import { setWindowSize } from "../wrapper/pty.ts";
 import { openInRoot } from "./paths.ts";
 
 /** True when init must make the console itself: a terminal process whose stdin is a socket. */

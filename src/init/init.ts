@@ -14,10 +14,10 @@ import {
   SIGNALS,
   TIOC,
 } from "../../ffi/mod.ts";
-import type { InitConfig } from "./config.ts";
-import { READY } from "./config.ts";
+import type { InitConfig } from "../protocol/init_config.ts";
+import { READY } from "../protocol/init_config.ts";
 import { joinCgroups } from "../cgroups/join.ts";
-import { testPause } from "../boot/test_pause.ts";
+import { testPause } from "../util/test_pause.ts";
 import { setUpConsole, wantsConsole } from "./console.ts";
 import { enterNamespaces, planNamespaces } from "./namespaces.ts";
 import { buildRoot, takeSources } from "./rootfs.ts";

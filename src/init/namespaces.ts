@@ -2,7 +2,7 @@
 import { CLONE, type Kernel, O } from "../../ffi/mod.ts";
 import { getNS, isNamespaceType, NAMESPACE_FLAGS } from "../specutils/namespaces.ts";
 import type { Spec } from "../specutils/spec.ts";
-import type { InitConfig } from "./config.ts";
+import type { InitConfig } from "../protocol/init_config.ts";
 
 /** The plan for one init: namespaces to join (path, flag) in order, and flags to unshare afterwards. */
 export interface NamespacePlan {

@@ -13,8 +13,8 @@ import { ensureDestination, fdPath, openDestination, openInRoot } from "./paths.
 import { setUpConsole, wantsConsole } from "./console.ts";
 import { bindConsole, createDevice, createDevSymlinks, DEFAULT_DEVICES } from "./devices.ts";
 import { applySysctls } from "./process.ts";
-import type { InitConfig } from "./config.ts";
-import { mountCgroupV1Tree } from "../cgroups/mount.ts";
+import type { InitConfig } from "../protocol/init_config.ts";
+import { mountCgroupV1Tree } from "./cgroup_mounts.ts";
 import { type MountNamespaceKind, mountNamespaceKind } from "./namespaces.ts";
 import { openRootfs } from "../specutils/rootfs.ts";
 import { mountOrBind } from "./fallback_mounts.ts";
@@ -162,7 +162,7 @@ export function mountEntry(k: Kernel, rootFd: number, m: Mount, tree?: number): 
     const dest = ensureDestination(k, rootFd, m.destination);
     try {
       const fstype = m.type === "cgroup" ? "cgroup2" : m.type ?? "";
-      // On a host with v1 hierarchies, "cgroup" is runc's tree of v1 mounts (src/cgroups/mount.ts).
+      // On a host with v1 hierarchies, "cgroup" is runc's tree of v1 mounts (src/init/cgroup_mounts.ts).
       const v1Tree = m.type === "cgroup" && mountCgroupV1Tree(k, fdPath(dest), reopen, opts.flags);
       if (!v1Tree) {
         mountOrBind(k, m.source || fstype, fdPath(dest), reopen, fstype, opts.flags, opts.data || undefined);

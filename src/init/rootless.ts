@@ -6,7 +6,7 @@
  * it opened and closes them.
  */
 import { type Kernel, MS, O } from "../../ffi/mod.ts";
-import type { InitConfig } from "./config.ts";
+import type { InitConfig } from "../protocol/init_config.ts";
 import { parseMountOptions } from "./mount_options.ts";
 import type { Sources } from "./rootfs.ts";
 import { mountNamespaceKind } from "./namespaces.ts";

@@ -24,7 +24,7 @@ import {
   WorkerCalls,
 } from "./harness.ts";
 import { measureOnce } from "./latency.ts";
-import { BOOT_CAPS } from "../../src/cmd/capability.ts";
+import { BOOT_CAPS } from "../../src/boot/capability.ts";
 import { capMask } from "../../src/specutils/capabilities.ts";
 
 const USAGE = "boot [flags] <container id>";

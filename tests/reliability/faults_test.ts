@@ -1,6 +1,6 @@
 /**
  * Fault injection: SIGKILL the wrapper, boot, init or the app at each stage of a container's life
- * (pause points stop a process at an exact stage; see src/boot/test_pause.ts). Afterwards `state` tells
+ * (pause points stop a process at an exact stage; see src/util/test_pause.ts). Afterwards `state` tells
  * the truth, every process of the container goes away by itself, `delete --force` removes the rest, and
  * nothing is left: no process, file under --root, mount or cgroup directory. Needs root.
  */

@@ -1,6 +1,6 @@
 /**
  * What the reliability suite shares: a World (a state root, bundles and a tag that marks every process
- * it starts), runts in the foreground or background, pause points (src/boot/test_pause.ts), and leak
+ * it starts), runts in the foreground or background, pause points (src/util/test_pause.ts), and leak
  * probes for processes, mounts, cgroup directories and files under the root.
  *
  * Processes are found by their tag: every runts command gets RUNTS_TEST_TAG=<tag> in its environment

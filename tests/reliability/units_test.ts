@@ -5,11 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { linux, SOCK } from "../../ffi/mod.ts";
-import { type ContainerRecord, StateDir } from "../../src/container/state_file.ts";
-import { resolveLiveState } from "../../src/container/status.ts";
-import { bootCommand } from "../../src/sandbox/boot_args.ts";
-import { abandonCreate, confirmCreated, fdLimitHint } from "../../src/sandbox/sandbox.ts";
-import { testPause } from "../../src/boot/test_pause.ts";
+import { type ContainerRecord, StateDir } from "../../src/wrapper/state_file.ts";
+import { resolveLiveState } from "../../src/wrapper/status.ts";
+import { bootCommand } from "../../src/wrapper/boot_args.ts";
+import { abandonCreate, confirmCreated, fdLimitHint } from "../../src/wrapper/sandbox.ts";
+import { testPause } from "../../src/util/test_pause.ts";
 import { exiting } from "../../src/boot/procs.ts";
 import { SyscallError } from "../../ffi/error.ts";
 
@@ -125,7 +125,7 @@ Deno.test("testPause blocks at a listed point until its marker is removed", asyn
   const dir = Deno.makeTempDirSync({ prefix: "runts-unit-" });
   try {
     const code = `import { testPause } from ${
-      JSON.stringify(new URL("../../src/boot/test_pause.ts", import.meta.url).href)
+      JSON.stringify(new URL("../../src/util/test_pause.ts", import.meta.url).href)
     };
       testPause("boot-before-start"); console.log("released");`;
     const child = new Deno.Command(Deno.execPath(), {

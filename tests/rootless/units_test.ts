@@ -13,7 +13,7 @@ import { fakeKernel } from "../../ffi/fake.ts";
 import { Errno } from "../../ffi/mod.ts";
 import { FakeCgroupFs, HYBRID } from "../cgroups/fake_cgroupfs.ts";
 import { takeSourcesByPath } from "../../src/init/rootless.ts";
-import type { InitConfig } from "../../src/init/config.ts";
+import type { InitConfig } from "../../src/protocol/init_config.ts";
 
 Deno.test("rootless ids: /etc/subuid ranges by name or uid, and what a caller may map", () => {
   const text = "alice:100000:65536\n1000:300000:10\nbob:200000:65536\nbad:x:1\nalice:500000\n";

@@ -11,7 +11,7 @@ import { O } from "../../ffi/consts.ts";
 import type { Config } from "../config/config.ts";
 import type { Spec } from "../specutils/spec.ts";
 import { Loader } from "../boot/loader.ts";
-import { readProcStat } from "../container/proc.ts";
+import { readProcStat } from "./proc.ts";
 import { openBindSources } from "./mounts.ts";
 import { openRootfs } from "../specutils/rootfs.ts";
 import { bindControlSocket, type Sandbox, SandboxError, type SandboxOptions } from "./sandbox.ts";

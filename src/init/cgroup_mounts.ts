@@ -6,8 +6,8 @@
  * A read-only mount makes the hierarchies read-only; the tmpfs holding them stays writable, as with runc.
  */
 import { AT, type Kernel, MNT_DETACH, MS, O } from "../../ffi/mod.ts";
-import { parseProcCgroup } from "./layout.ts";
-import { bindWithFlags, ownCgroupDir, refusedInUserNamespace } from "../init/fallback_mounts.ts";
+import { parseProcCgroup } from "../cgroups/layout.ts";
+import { bindWithFlags, ownCgroupDir, refusedInUserNamespace } from "./fallback_mounts.ts";
 import { readText } from "../specutils/read_all.ts";
 
 const fdPath = (fd: number) => `/proc/self/fd/${fd}`;

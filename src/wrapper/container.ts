@@ -10,9 +10,9 @@ import type { Config } from "../config/config.ts";
 import { log, nowRfc3339Nano, warnCaller } from "../log/log.ts";
 import type { Process, Spec } from "../specutils/spec.ts";
 import { absOf, clean } from "../specutils/path.ts";
-import { controlAddress } from "../sandbox/boot_args.ts";
-import { Control, type ExecArgs, SignalMode } from "../sandbox/control.ts";
-import { resolveMounts } from "../sandbox/mounts.ts";
+import { controlAddress } from "./boot_args.ts";
+import { Control, type ExecArgs, SignalMode } from "./control.ts";
+import { resolveMounts } from "./mounts.ts";
 import {
   closeConsoleChannel,
   type ConsoleChannel,
@@ -20,20 +20,14 @@ import {
   receiveConsole,
   sendConsole,
   sendFd,
-} from "../sandbox/pty.ts";
-import {
-  abandonCreate,
-  confirmCreated,
-  type Sandbox,
-  type SandboxOptions,
-  startSandbox,
-} from "../sandbox/sandbox.ts";
+} from "./pty.ts";
+import { abandonCreate, confirmCreated, type Sandbox, type SandboxOptions, startSandbox } from "./sandbox.ts";
 import type { Loader } from "../boot/loader.ts";
 import { sleepSync } from "../util/sleep.ts";
 import { rootlessCgroups } from "../util/privilege.ts";
-import { testPause } from "../boot/test_pause.ts";
+import { testPause } from "../util/test_pause.ts";
 import { RemoteError } from "../urpc/client.ts";
-import { NoReplyError, PendingCall } from "../sandbox/pending_call.ts";
+import { NoReplyError, PendingCall } from "./pending_call.ts";
 import { ContainerError } from "./errors.ts";
 import { type HookState, runHooks, runHooksBestEffort } from "./hooks.ts";
 import { validateID } from "./id.ts";
@@ -50,8 +44,8 @@ import { writeFileAtomic } from "./atomic.ts";
 interface HeavyModules {
   readSpecFromFile: typeof import("../specutils/specutils.ts").readSpecFromFile;
   cgroups: typeof import("../cgroups/container.ts");
-  spawnDetachedExec: typeof import("../sandbox/exec.ts").spawnDetachedExec;
-  inProcess: typeof import("../sandbox/in_process.ts") | null;
+  spawnDetachedExec: typeof import("./exec.ts").spawnDetachedExec;
+  inProcess: typeof import("./in_process.ts") | null;
 }
 
 let heavy: HeavyModules | undefined;
@@ -62,7 +56,7 @@ export async function loadContainerModules(): Promise<void> {
   const [specutils, cgroups, exec] = await Promise.all([
     import("../specutils/specutils.ts"),
     import("../cgroups/container.ts"),
-    import("../sandbox/exec.ts"),
+    import("./exec.ts"),
   ]);
   heavy = {
     readSpecFromFile: specutils.readSpecFromFile,
@@ -72,9 +66,9 @@ export async function loadContainerModules(): Promise<void> {
   };
 }
 
-/** src/sandbox/in_process.ts (the loader and everything boot needs), loaded only by a foreground `run`. */
-async function loadInProcess(): Promise<typeof import("../sandbox/in_process.ts")> {
-  heavy!.inProcess ??= await import("../sandbox/in_process.ts");
+/** src/wrapper/in_process.ts (the loader and everything boot needs), loaded only by a foreground `run`. */
+async function loadInProcess(): Promise<typeof import("./in_process.ts")> {
+  heavy!.inProcess ??= await import("./in_process.ts");
   return heavy!.inProcess;
 }
 
@@ -126,7 +120,7 @@ export interface CreateOptions {
   attached?: boolean;
   /** chroot instead of pivot_root (--no-pivot). */
   noPivot?: boolean;
-  /** `run` in the foreground: this process hosts the loader (src/sandbox/in_process.ts) where it can. */
+  /** `run` in the foreground: this process hosts the loader (src/wrapper/in_process.ts) where it can. */
   inProcess?: boolean;
 }
 
@@ -774,7 +768,7 @@ export class Container {
       Detached: detached,
     };
     try {
-      // Detached: our own child, so that it ends up with the engine's subreaper (src/sandbox/exec.ts).
+      // Detached: our own child, so that it ends up with the engine's subreaper (src/wrapper/exec.ts).
       if (detached) return modules().spawnDetachedExec(this.k, this.control(), args, stdio);
       return this.control().executeAsync(args, stdio);
     } catch (e) {

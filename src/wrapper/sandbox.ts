@@ -11,8 +11,8 @@ import type { Mount } from "../specutils/spec.ts";
 import { self, selfArgv } from "../specutils/exe.ts";
 import { type BootCommand, bootCommand, bootEnv } from "./boot_args.ts";
 import { openBindSources } from "./mounts.ts";
-import { readProcStat } from "../container/proc.ts";
-import { testPause } from "../boot/test_pause.ts";
+import { readProcStat } from "./proc.ts";
+import { testPause } from "../util/test_pause.ts";
 import { sleepSync } from "../util/sleep.ts";
 import { openRootfs } from "../specutils/rootfs.ts";
 
@@ -230,7 +230,7 @@ export function startSandbox(k: Kernel, opts: SandboxOptions): Sandbox {
  */
 export function confirmCreated(k: Kernel, sandbox: Sandbox): void {
   const fd = sandbox.syncFd;
-  if (fd < 0) return; // a loader of this process (src/sandbox/in_process.ts): nothing to confirm
+  if (fd < 0) return; // a loader of this process (src/wrapper/in_process.ts): nothing to confirm
   sandbox.syncFd = -1;
   try {
     if (k.sendmsg(fd, new Uint8Array(1), [], SOCK.MSG_NOSIGNAL) !== 1) throw new Error("short write");
