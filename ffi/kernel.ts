@@ -4,8 +4,6 @@
  * Every method throws a SyscallError naming the call, its argument and the errno on failure.
  */
 
-import type { BpfInsn } from "./linux_bpf.ts";
-
 /** The five capability sets, each a 64-bit mask. */
 export interface CapSets {
   effective: bigint;
@@ -226,6 +224,15 @@ export interface EpollCalls {
   epollCtl(epfd: number, op: number, fd: number, events: number): void;
   /** Waits on a blocking-pool thread; returns [fd, events] pairs. */
   epollWait(epfd: number, max: number, timeoutMs: number): Promise<Array<[number, number]>>;
+}
+
+/** One eBPF instruction (struct bpf_insn; ffi/linux_bpf.ts encodes it). */
+export interface BpfInsn {
+  code: number;
+  dst: number;
+  src: number;
+  off: number;
+  imm: number;
 }
 
 /** bpf(2), for cgroup v2 device control. */
