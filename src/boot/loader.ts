@@ -5,8 +5,7 @@
  * attached boot (`run`, no engine's subreaper to hand it to) reaps it as it ends (src/boot/creator.ts).
  */
 import { CLD, EPOLL, Errno, isErrno, type Kernel, MNT_DETACH, O, P, SIGNALS, W } from "../../ffi/mod.ts";
-import type { Config } from "../config/config.ts";
-import type { LinuxTimeOffset, Mount, Process, Spec } from "../specutils/spec.ts";
+import type { LinuxTimeOffset, Process, Spec } from "../specutils/spec.ts";
 import { parseTimeOffsets } from "../init/timens.ts";
 import { log } from "../log/log.ts";
 import { EventLoop } from "../urpc/eventloop.ts";
@@ -15,6 +14,8 @@ import { applyFinalAffinity } from "../init/scheduling.ts";
 import { NOBODY } from "./capability.ts";
 import { mountNamespaceKind } from "../init/namespaces.ts";
 import type { InitSpawn } from "./spawn_init.ts";
+import type { BootStatus } from "../protocol/control.ts";
+import type { LoaderArgs } from "../protocol/loader_args.ts";
 import { createInit, execInit, initEnv, type InitProcess, initSpawnFor, pidNamespace } from "./start_init.ts";
 import { Controller } from "./controller.ts";
 import { testPause } from "../util/test_pause.ts";
@@ -23,29 +24,8 @@ import { type CgroupView, viewFromFds } from "../cgroups/view.ts";
 import { cgroupPids } from "../cgroups/manager.ts";
 import { CREATOR_DEATH_SIGNAL, killMembers } from "./creator.ts";
 
-/** What boot hands the loader (runsc's boot.Args, plus the native extras). */
-export interface LoaderArgs {
-  id: string;
-  spec: Spec;
-  mounts: Mount[];
-  conf: Config;
-  controllerFd: number;
-  ioFds: number[];
-  stdioFds: [number, number, number];
-  preservedFds: number[];
-  numCpu: number;
-  totalMem: bigint;
-  userLogFd: number;
-  attached: boolean;
-  noPivot: boolean;
-  /** Directory fds of the container's cgroups (--cgroup-fd); init and exec'd processes join them. */
-  cgroupFds?: number[];
-  /** Forward the signals boot gets to the app (default); off when `run` hosts the loader and relays itself. */
-  forwardSignals?: boolean;
-}
-
 /** The container's life as boot sees it. */
-export type Status = "created" | "running" | "stopped";
+export type Status = BootStatus;
 
 /** Signals boot forwards to the app (runsc forwards 1–33 except SIGURG; Deno can listen to these). */
 const FORWARDED: Deno.Signal[] = [

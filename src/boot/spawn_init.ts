@@ -4,15 +4,12 @@
  * Deno process whose main thread sits in a fresh pid namespace cannot create threads.
  */
 import { CLONE, Errno, isErrno, type Kernel, MOUNT_ATTR, O, SIGNALS } from "../../ffi/mod.ts";
-import { type InitConfig, READY } from "../protocol/init_config.ts";
+import { type InitConfig, type InitPlan, type PidNamespace, READY } from "../protocol/init_config.ts";
 import { self, selfArgv } from "../specutils/exe.ts";
-
-/** Where init's pid namespace comes from. */
-export type PidNamespace = { kind: "inherit" } | { kind: "new" } | { kind: "join"; path: string };
 
 /** Everything boot needs to start one init. */
 export interface InitSpawn {
-  config: Omit<InitConfig, "readyFd" | "startFd" | "rootFd" | "bindFds" | "cgroupFds">;
+  config: InitPlan;
   /** The container's stdin, stdout, stderr as boot's fds. */
   stdio: [number, number, number];
   /** boot fds that become the app's fds 3, 4, … */

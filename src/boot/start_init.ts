@@ -19,19 +19,18 @@ import {
   SIGNALS,
   W,
 } from "../../ffi/mod.ts";
-import { READY } from "../protocol/init_config.ts";
+import { type PidNamespace, READY } from "../protocol/init_config.ts";
 import { initJob } from "../init/child.ts";
 import { prepareClone } from "./userns.ts";
 import { clonedInits } from "./clone_inits.ts";
 import { isIdmapped } from "../specutils/idmap.ts";
 import { type CompiledFilter, compileSeccomp } from "../seccomp/compile.ts";
 import { isBindMount } from "../specutils/mount_options.ts";
-import type { LoaderArgs } from "./loader.ts";
+import type { LoaderArgs } from "../protocol/loader_args.ts";
 import type { Spec } from "../specutils/spec.ts";
 import {
   type InitSpawn,
   layoutInitFds,
-  type PidNamespace,
   readLine,
   spawnInit,
   startExecInit,

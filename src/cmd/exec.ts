@@ -20,7 +20,7 @@ import {
   sendFd,
 } from "../wrapper/pty.ts";
 import { waitRelaying } from "../wrapper/relay.ts";
-import { SignalMode } from "../wrapper/control.ts";
+import { methodName, SignalMode } from "../protocol/control.ts";
 import { log } from "../log/log.ts";
 import { EXEC_FAILURE_CODE, fail, failWith, loadContainer } from "./oci.ts";
 import { checkTerminal, loadContainerModules } from "../wrapper/container.ts";
@@ -227,7 +227,7 @@ class Exec implements Command {
       }
       if (detach) return ExitStatus.Success;
       try {
-        pending = PendingCall.send(k, c.rec.controlAddress, "containerManager.WaitPID", {
+        pending = PendingCall.send(k, c.rec.controlAddress, methodName("WaitPID"), {
           PID: pid,
           CID: id,
         });

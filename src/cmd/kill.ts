@@ -3,7 +3,7 @@ import type { FlagSet, Ref } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { linux } from "../../ffi/mod.ts";
 import { parseSignal } from "../wrapper/signal.ts";
-import { SignalMode } from "../wrapper/control.ts";
+import { SignalMode } from "../protocol/control.ts";
 import { ContainerError } from "../wrapper/errors.ts";
 import { fail, failWith, loadContainer } from "./oci.ts";
 

@@ -10,7 +10,7 @@ import { Errno, isErrno, linux, P, W } from "../../ffi/mod.ts";
 import type { Container } from "../wrapper/container.ts";
 import { PendingCall } from "../wrapper/pending_call.ts";
 import { waitRelaying } from "../wrapper/relay.ts";
-import { SignalMode } from "../wrapper/control.ts";
+import { methodName, SignalMode } from "../protocol/control.ts";
 import { log } from "../log/log.ts";
 import { CreateFlags } from "./create.ts";
 import { failWith } from "./oci.ts";
@@ -53,7 +53,7 @@ class Run implements Command {
         return ExitStatus.Success;
       }
       // Wait must be in flight before the app can exit (see pending_call.ts).
-      pending = PendingCall.send(k, c.rec.controlAddress, "containerManager.Wait", id);
+      pending = PendingCall.send(k, c.rec.controlAddress, methodName("Wait"), id);
       await c.start();
       await waitRelaying(k, {
         readyFd: pending.fd,

@@ -69,5 +69,11 @@ export interface InitConfig {
   detached?: boolean;
 }
 
+/** The configuration before its fds are laid out (src/boot/spawn_init.ts layoutInitFds numbers them). */
+export type InitPlan = Omit<InitConfig, "readyFd" | "startFd" | "rootFd" | "bindFds" | "cgroupFds">;
+
+/** Where init's pid namespace comes from. */
+export type PidNamespace = { kind: "inherit" } | { kind: "new" } | { kind: "join"; path: string };
+
 /** Field order in messages on the ready pipe. */
 export const READY = "ready";

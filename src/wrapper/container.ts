@@ -11,7 +11,8 @@ import { log, nowRfc3339Nano, warnCaller } from "../log/log.ts";
 import type { Process, Spec } from "../specutils/spec.ts";
 import { absOf, clean } from "../specutils/path.ts";
 import { controlAddress } from "./boot_args.ts";
-import { Control, type ExecArgs, SignalMode } from "./control.ts";
+import { Control } from "./control.ts";
+import { type ExecArgs, methodName, SignalMode } from "../protocol/control.ts";
 import { resolveMounts } from "./mounts.ts";
 import {
   closeConsoleChannel,
@@ -642,7 +643,7 @@ export class Container {
     let hung = false;
     try {
       // Bounded: a boot that does not answer (stopped, wedged) is killed instead of waited for.
-      PendingCall.send(this.k, this.rec.controlAddress, "containerManager.Signal", {
+      PendingCall.send(this.k, this.rec.controlAddress, methodName("Signal"), {
         CID: this.id,
         Signo: SIGNALS.KILL,
         PID: 0,
