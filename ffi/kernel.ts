@@ -243,5 +243,28 @@ export interface BpfCalls {
   bpfAttachDeviceFilter(progFd: number, cgroupFd: number): void;
 }
 
+/**
+ * Terminal calls by meaning (each one ioctl, ffi/semantic.ts): no caller passes a request number or lays
+ * out a struct.
+ */
+export interface TtyCalls {
+  /** ioctl(TIOCSPTLCK, 0): unlocks the slave of the pty master `master`. */
+  unlockPty(master: number): void;
+  /** ioctl(TIOCGPTN): the number N of the slave /dev/pts/N of `master`. */
+  ptyNumber(master: number): number;
+  /** ioctl(TIOCGPTPEER, flags): opens the slave of `master` without a path lookup; the new fd. */
+  openPtyPeer(master: number, flags: number): number;
+  /** ioctl(TIOCSWINSZ): sets the window size of the terminal `fd`. */
+  setWindowSize(fd: number, rows: number, cols: number): void;
+  /** ioctl(TIOCSCTTY, 0): makes the terminal `fd` the caller's controlling tty. */
+  setControllingTty(fd: number): void;
+}
+
+/** The calls by meaning, each made of raw calls of the Kernel (ffi/semantic.ts writes them once). */
+export interface SemanticCalls extends TtyCalls {}
+
+/** The raw calls: what ffi/linux*.ts implement against libc, and what a fake answers. */
+export interface RawKernel extends FsCalls, ProcCalls, SocketCalls, EpollCalls, BpfCalls {}
+
 /** Everything runts asks of the kernel. */
-export interface Kernel extends FsCalls, ProcCalls, SocketCalls, EpollCalls, BpfCalls {}
+export interface Kernel extends RawKernel, SemanticCalls {}

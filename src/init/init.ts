@@ -4,16 +4,7 @@
  * the start byte and execve's the app, which keeps its pid.
  */
 import { applyScheduling } from "./scheduling.ts";
-import {
-  type CapSets,
-  CLONE,
-  CLOSE_RANGE_CLOEXEC,
-  F,
-  type Kernel,
-  PR,
-  SIGNALS,
-  TIOC,
-} from "../../ffi/mod.ts";
+import { type CapSets, CLONE, CLOSE_RANGE_CLOEXEC, F, type Kernel, PR, SIGNALS } from "../../ffi/mod.ts";
 import type { InitConfig } from "../protocol/init_config.ts";
 import { READY } from "../protocol/init_config.ts";
 import { joinCgroups } from "../cgroups/join.ts";
@@ -115,7 +106,7 @@ export function prepare(
   // Its own session, so signals to the foreground group reach the app's group, and a terminal can become
   // the controlling tty of exactly this session.
   k.setsid();
-  if (p.terminal) k.ioctl(0, TIOC.SCTTY, 0n);
+  if (p.terminal) k.setControllingTty(0);
   // seccomp(2) needs no_new_privs or CAP_SYS_ADMIN. Without no_new_privs, init keeps CAP_SYS_ADMIN until
   // the filter is loaded and drops to the app's exact sets right after.
   const hold = filter && !p.noNewPrivileges ? CAP_SYS_ADMIN : 0n;

@@ -9,7 +9,6 @@ import { EPOLL, F, O, SIGNALS } from "../../ffi/consts.ts";
 import { Errno } from "../../ffi/errno.ts";
 import { isErrno } from "../../ffi/error.ts";
 import { EventLoop } from "../urpc/eventloop.ts";
-import { setWindowSize } from "./pty.ts";
 import { sleepSync } from "../util/sleep.ts";
 
 /** What to do while waiting. */
@@ -124,7 +123,7 @@ function drain(k: Kernel, master: number): void {
 function resizeFromConsole(k: Kernel, master: number): void {
   try {
     const { columns, rows } = Deno.consoleSize();
-    setWindowSize(k, master, rows, columns);
+    k.setWindowSize(master, rows, columns);
   } catch {
     // stdout is not a terminal: keep the pty's size
   }
