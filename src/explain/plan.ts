@@ -33,6 +33,7 @@ import { type CgroupRecord, openCgroupDirs, setUpCgroups } from "../cgroups/cont
 import { detectLayout, type Layout, parseProcCgroup } from "../cgroups/layout.ts";
 import { compileSeccomp } from "../seccomp/compile.ts";
 import { clonedInits, createInit, initEnv, initSpawnFor } from "../boot/start_init.ts";
+import { BootFlags } from "../protocol/boot_flags.ts";
 import { planKernel } from "./kernel.ts";
 import { forkState, type PlanContext, type PlanOp, type PlanState, type Stage } from "./state.ts";
 import {
@@ -129,14 +130,13 @@ function ints(f: FlagSet, name: string): number[] {
   return (f.lookup(name) ?? "[]").replace(/^\[|\]$/g, "").split(" ").filter(Boolean).map(Number);
 }
 
-async function bootStage(k: Kernel, s: PlanState, opts: ExplainOptions, warn: (m: string) => void) {
+function bootStage(k: Kernel, s: PlanState, opts: ExplainOptions, warn: (m: string) => void) {
   const spawned = s.spawned!;
   s.stage = "boot";
   s.proc = { ...forkState(s.proc), fds: new Map(spawned.fds) };
   // boot's own flag definitions parse the command line the wrapper built.
-  const boot = (await import("../cmd/boot.ts")).createCommand();
   const f = new FlagSet("boot");
-  boot.setFlags(f);
+  new BootFlags(f);
   f.parse(spawned.argv.slice(spawned.argv.indexOf("boot") + 1));
   const num = (name: string) => Number(f.lookup(name));
   const attached = f.lookup("attached") === "true";
@@ -287,7 +287,7 @@ export async function explainBundle(opts: ExplainOptions): Promise<Plan> {
   const wrapperProc = s.proc;
   try {
     const spec = wrapperStage(k, s, opts, warn, notes);
-    await bootStage(k, s, opts, warn);
+    bootStage(k, s, opts, warn);
     s.proc = wrapperProc;
     s.stage = "wrapper";
     hookOps(s, spec.hooks);
