@@ -260,8 +260,38 @@ export interface TtyCalls {
   setControllingTty(fd: number): void;
 }
 
+/** Process attributes and capability sets by meaning (each one prctl, ffi/semantic.ts). */
+export interface ProcCtlCalls {
+  /** PR_SET_PDEATHSIG: the signal the caller gets when its parent dies (0: none). */
+  setParentDeathSignal(signo: number): void;
+  /** PR_SET_DUMPABLE: whether others of the same uid may ptrace the caller and open its /proc files. */
+  setDumpable(dumpable: boolean): void;
+  /** PR_SET_KEEPCAPS: whether the permitted set survives a switch away from uid 0. */
+  setKeepCaps(keep: boolean): void;
+  /** PR_SET_NO_NEW_PRIVS: execve can no longer grant privileges (set-id bits, file capabilities). */
+  setNoNewPrivs(): void;
+  /** PR_CAPBSET_DROP: removes capability `cap` from the caller's bounding set. */
+  dropBoundingCap(cap: number): void;
+  /** PR_CAP_AMBIENT_RAISE: adds `cap` (permitted and inheritable already) to the ambient set. */
+  raiseAmbientCap(cap: number): void;
+  /** PR_CAP_AMBIENT_LOWER: removes `cap` from the ambient set. */
+  lowerAmbientCap(cap: number): void;
+  /** PR_CAP_AMBIENT_CLEAR_ALL: empties the ambient set. */
+  clearAmbientCaps(): void;
+}
+
+/** Descriptor flags by meaning (each one fcntl, or two, ffi/semantic.ts). */
+export interface FdCtlCalls {
+  /** F_GETFL, F_SETFL: adds O_NONBLOCK to the file status flags of `fd`. */
+  setNonblocking(fd: number): void;
+  /** F_DUPFD_CLOEXEC: a CLOEXEC copy of `fd` at the lowest free number not below `min`. */
+  dupAtLeast(fd: number, min: number): number;
+  /** F_SETFD 0: `fd` stays open across execve. */
+  keepOnExec(fd: number): void;
+}
+
 /** The calls by meaning, each made of raw calls of the Kernel (ffi/semantic.ts writes them once). */
-export interface SemanticCalls extends TtyCalls {}
+export interface SemanticCalls extends TtyCalls, ProcCtlCalls, FdCtlCalls {}
 
 /** The raw calls: what ffi/linux*.ts implement against libc, and what a fake answers. */
 export interface RawKernel extends FsCalls, ProcCalls, SocketCalls, EpollCalls, BpfCalls {}

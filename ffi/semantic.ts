@@ -4,7 +4,7 @@
  * fake (ffi/fake.ts) runs them over its own recorded raw calls, so a model that answers the raw calls
  * (src/explain) answers these too.
  */
-import { TIOC } from "./consts.ts";
+import { F, O, PR, TIOC } from "./consts.ts";
 import type { RawKernel, SemanticCalls } from "./kernel.ts";
 
 /** Each call by meaning as a function of the raw kernel it runs on. */
@@ -37,6 +37,39 @@ export const SEMANTIC: SemanticImpl = {
   },
   setControllingTty(k, fd) {
     k.ioctl(fd, TIOC.SCTTY, 0n);
+  },
+  setParentDeathSignal(k, signo) {
+    k.prctl(PR.SET_PDEATHSIG, signo);
+  },
+  setDumpable(k, dumpable) {
+    k.prctl(PR.SET_DUMPABLE, dumpable ? 1 : 0);
+  },
+  setKeepCaps(k, keep) {
+    k.prctl(PR.SET_KEEPCAPS, keep ? 1 : 0);
+  },
+  setNoNewPrivs(k) {
+    k.prctl(PR.SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  },
+  dropBoundingCap(k, cap) {
+    k.prctl(PR.CAPBSET_DROP, cap);
+  },
+  raiseAmbientCap(k, cap) {
+    k.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, cap, 0, 0);
+  },
+  lowerAmbientCap(k, cap) {
+    k.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_LOWER, cap, 0, 0);
+  },
+  clearAmbientCaps(k) {
+    k.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  },
+  setNonblocking(k, fd) {
+    k.fcntl(fd, F.SETFL, k.fcntl(fd, F.GETFL) | O.NONBLOCK);
+  },
+  dupAtLeast(k, fd, min) {
+    return k.fcntl(fd, F.DUPFD_CLOEXEC, min);
+  },
+  keepOnExec(k, fd) {
+    k.fcntl(fd, F.SETFD, 0);
   },
 };
 

@@ -10,7 +10,7 @@ import type { InitConfig } from "../src/protocol/init_config.ts";
 import { waitStatus } from "../src/boot/loader.ts";
 import { exitCodeFromWaitStatus as exitCodeOf } from "../src/cmd/cmd.ts";
 import { applyCaps, prepareArgs } from "../src/boot/capability.ts";
-import { applyCredentials } from "../src/init/process.ts";
+import { applyCredentials } from "../src/credentials/credentials.ts";
 import { capMask, capNumber, lastCap } from "../src/specutils/capabilities.ts";
 import { FlagSet } from "../src/flag/flag.ts";
 import { defaultSpec } from "../src/specutils/default_spec.ts";

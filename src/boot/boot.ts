@@ -18,7 +18,7 @@ import { self } from "../specutils/exe.ts";
 import { openRootfs } from "../specutils/rootfs.ts";
 import { type BootRequest, cgroupFlags, sourceFlags } from "../protocol/boot_flags.ts";
 import { setUpChroot } from "./chroot.ts";
-import { BOOT_CAPS, callSelfAsNobody, prepareArgs, setCapsAndCallSelf } from "./capability.ts";
+import { bootCapabilities, callSelfAsNobody, prepareArgs, setCapsAndCallSelf } from "./capability.ts";
 import { Loader } from "./loader.ts";
 import { pidNamespace } from "./start_init.ts";
 import { CREATOR_DEATH_SIGNO } from "./creator.ts";
@@ -105,17 +105,10 @@ export async function runBoot(
   }
 
   if (req.applyCaps) {
-    const caps = structuredClone(spec.process!.capabilities ?? {});
-    // The native loader creates the container itself, so boot keeps BOOT_CAPS on top of the spec's sets
-    // (runsc's Sentry needs only the app's).
-    for (const set of ["bounding", "effective", "permitted"] as const) {
-      caps[set] = [...new Set([...caps[set] ?? [], ...BOOT_CAPS])];
-    }
-    if (platform.requirements().requiresCapSysPtrace) {
-      for (const set of ["bounding", "effective", "permitted"] as const) {
-        caps[set] = [...caps[set] ?? [], "CAP_SYS_PTRACE"];
-      }
-    }
+    const caps = bootCapabilities(
+      spec.process!.capabilities ?? {},
+      platform.requirements().requiresCapSysPtrace,
+    );
     const args = rootExtra
       ? prepareArgs(self().args, f, attached, ["setup-root", "apply-caps", "mounts-fd", "io-fds"], rootExtra)
       : prepareArgs(self().args, f, attached, ["setup-root", "apply-caps"], cgroupArgs);

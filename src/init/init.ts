@@ -12,8 +12,8 @@ import { testPause } from "../util/test_pause.ts";
 import { setUpConsole, wantsConsole } from "./console.ts";
 import { enterNamespaces, planNamespaces } from "./namespaces.ts";
 import { buildRoot, takeSources } from "./rootfs.ts";
+import { applyCredentials } from "../credentials/credentials.ts";
 import {
-  applyCredentials,
   applyOomScoreAdj,
   applyPersonality,
   applyRlimits,
