@@ -10,9 +10,8 @@ import type { Config } from "../config/config.ts";
 import type { FlagSet } from "../flag/flag.ts";
 import { debugEnabled, log } from "../log/log.ts";
 import { logSpec, readMounts, readSpecFromFile } from "../specutils/specutils.ts";
-import { isBindMount } from "../specutils/mount_options.ts";
 import { hasNS } from "../specutils/namespaces.ts";
-import type { Spec } from "../specutils/spec.ts";
+import type { Mount, Spec } from "../specutils/spec.ts";
 import { lookup } from "../platform/platform.ts";
 import { self } from "../specutils/exe.ts";
 import { openRootfs } from "../specutils/rootfs.ts";
@@ -21,6 +20,7 @@ import { setUpChroot } from "./chroot.ts";
 import { bootCapabilities, callSelfAsNobody, prepareArgs, setCapsAndCallSelf } from "./capability.ts";
 import { Loader } from "./loader.ts";
 import { pidNamespace } from "./start_init.ts";
+import { ioFdMounts } from "./spawn_init.ts";
 import { CREATOR_DEATH_SIGNO } from "./creator.ts";
 import { testPause } from "../util/test_pause.ts";
 import { createOwnedCgroups, type OwnedCgroups, removeOwnedCgroups } from "../cgroups/boot_owned.ts";
@@ -64,24 +64,28 @@ export async function runBoot(
   const owned = ownCgroups(k, req, fatalf);
   const cgroupArgs = owned.args;
 
+  // Read and validated once in this stage: a re-exec'd stage reads its own copy from the fd again.
+  const specWarnings: string[] = [];
+  const spec = readSpec(k, req, fatalf, specWarnings);
+  // The mount list, once read (detachSources reads it before the chroot); null: not read yet.
+  let mounts: Mount[] | null = null;
+
   // After --setup-root: the flags that replace --io-fds and --mounts-fd (detached trees, a mounts memfd).
   let rootExtra: string[] | null = null;
   if (req.setUpRoot) {
     let extra: string[] = [];
-    let appCaps = {};
     try {
-      const first = readSpec(k, req, fatalf);
-      if (!hasNS(first, "mount")) {
+      if (!hasNS(spec, "mount")) {
         throw new Error(
           "the spec has no mount namespace, so the container must stay in the runtime's, and --setup-root " +
             "moves boot into one of its own: give linux.namespaces a mount entry, or leave out --setup-root",
         );
       }
-      appCaps = first.process?.capabilities ?? {};
-      const sources = detachSources(k, req, fatalf);
+      const sources = detachSources(k, req, spec);
       extra = [...sourceFlags(sources.ioFds, sources.mountsFd), ...cgroupArgs];
       req.mountsFd = sources.mountsFd;
       req.ioFds = sources.ioFds;
+      mounts = sources.mounts;
       setUpChroot(k, logDirs(conf.debugLog, conf.log));
     } catch (e) {
       fatalf(`error setting up chroot: ${(e as Error).message}`);
@@ -89,7 +93,7 @@ export async function runBoot(
     if (!req.applyCaps && !conf.rootless) {
       const args = prepareArgs(self().args, f, attached, ["setup-root", "mounts-fd", "io-fds"], extra);
       try {
-        callSelfAsNobody(k, args, appCaps);
+        callSelfAsNobody(k, args, spec.process?.capabilities ?? {});
       } catch (e) {
         fatalf(`callSelfAsNobody(${JSON.stringify(args)}): ${(e as Error).message}`);
       }
@@ -97,8 +101,6 @@ export async function runBoot(
     rootExtra = extra;
   }
 
-  const specWarnings: string[] = [];
-  const spec = readSpec(k, req, fatalf, specWarnings);
   logSpec(spec, log, debugEnabled());
   if (req.pidns !== (pidNamespace(spec).kind === "new")) {
     log.debug(`--pidns=${req.pidns} ignored: the container's PID namespace follows linux.namespaces`);
@@ -119,16 +121,16 @@ export async function runBoot(
     }
   }
 
-  let mounts = spec.mounts ?? [];
   if (req.mountsFd !== -1) {
     try {
-      mounts = readMounts(k, req.mountsFd);
+      mounts ??= readMounts(k, req.mountsFd);
     } catch (e) {
       fatalf(`Error reading mounts file: ${(e as Error).message}`);
     } finally {
       k.close(req.mountsFd);
     }
   }
+  mounts ??= spec.mounts ?? [];
   if (req.deviceFd !== -1) k.close(req.deviceFd);
 
   if (req.ioFds.length === 0) {
@@ -195,17 +197,20 @@ export async function runBoot(
  * Before boot leaves the host's mount namespace, the root and bind sources must become detached mount
  * trees (mounts can only be copied inside their own namespace), and the mount list must survive the
  * re-exec (a pipe reads only once): it moves to a memfd. Returns the fds that replace --io-fds and
- * --mounts-fd for the next stage.
+ * --mounts-fd for the next stage, and the mount list read.
  */
-function detachSources(k: Kernel, req: BootRequest, fatalf: Fatal): { ioFds: number[]; mountsFd: number } {
-  const spec = readSpec(k, req, fatalf);
+function detachSources(
+  k: Kernel,
+  req: BootRequest,
+  spec: Spec,
+): { ioFds: number[]; mountsFd: number; mounts: Mount[] } {
   let mounts = spec.mounts ?? [];
   if (req.mountsFd !== -1) {
     mounts = readMounts(k, req.mountsFd);
     k.close(req.mountsFd);
   }
   const io = req.ioFds.length ? [...req.ioFds] : [openRootfs(k, spec.root!.path, req.bundle)];
-  const recursive = [true, ...mounts.filter(isBindMount).map((m) => (m.options ?? []).includes("rbind"))];
+  const recursive = ioFdMounts(mounts).map((m) => m === null || (m.options ?? []).includes("rbind"));
   io.forEach((fd, i) => {
     const tree = k.cloneMount(fd, recursive[i] ?? true);
     k.dup3(tree, fd, 0);
@@ -215,7 +220,7 @@ function detachSources(k: Kernel, req: BootRequest, fatalf: Fatal): { ioFds: num
   const bytes = new TextEncoder().encode(JSON.stringify(mounts));
   for (let off = 0; off < bytes.length;) off += k.write(memfd, bytes.subarray(off));
   k.lseek(memfd, 0, 0);
-  return { ioFds: io, mountsFd: memfd };
+  return { ioFds: io, mountsFd: memfd, mounts };
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Process } from "../specutils/spec.ts";
 import { goField, isObject } from "../urpc/wire.ts";
 import { FilePayload, type Handler } from "../urpc/server.ts";
 import type { InitSpawn } from "./spawn_init.ts";
+import type { ExecInitPlan } from "../protocol/init_config.ts";
 import type { CgroupView } from "../cgroups/view.ts";
 import {
   type BootStatus,
@@ -36,7 +37,7 @@ export interface ServedContainer {
   waitExit(): Promise<number>;
   waitPid(pid: number): Promise<number>;
   execute(process: Process, stdio: [number, number, number]): number;
-  execSpawn(process: Process, stdio: [number, number, number], detached?: boolean): InitSpawn;
+  execSpawn(process: Process, stdio: [number, number, number], detached?: boolean): InitSpawn<ExecInitPlan>;
 }
 
 /** A served method: the argument as it arrived (checked here), and the reply the protocol names. */

@@ -16,6 +16,7 @@ import { mountNamespaceKind } from "../init/namespaces.ts";
 import type { InitSpawn } from "./spawn_init.ts";
 import type { BootStatus } from "../protocol/control.ts";
 import type { LoaderArgs } from "../protocol/loader_args.ts";
+import type { ExecInitPlan } from "../protocol/init_config.ts";
 import { createInit, execInit, initEnv, type InitProcess, initSpawnFor, pidNamespace } from "./start_init.ts";
 import { Controller } from "./controller.ts";
 import { testPause } from "../util/test_pause.ts";
@@ -230,7 +231,7 @@ export class Loader {
    * it for ExecuteAsync; for `exec --detach` the wrapper gets it through PrepareExec and spawns it itself,
    * so that the process descends from the engine's exec supervisor (docs/architecture.md, "exec").
    */
-  execSpawn(process: Process, stdio: [number, number, number], detached = false): InitSpawn {
+  execSpawn(process: Process, stdio: [number, number, number], detached = false): InitSpawn<ExecInitPlan> {
     if (this.status !== "running") throw new Error(`cannot exec in a ${this.status} container`);
     // The user namespace first: the others are owned by it (init/namespaces.ts orders them so). Only
     // namespaces the container does not share with boot: from inside a user namespace, setns into one of
@@ -248,13 +249,9 @@ export class Loader {
         id: this.#args.id,
         spec: this.#args.spec,
         process,
-        mounts: [],
         join,
         timeOffsets: containerTimeOffsets(this.#args.spec, this.pid),
-        network: "sandbox",
-        noPivot: false,
         cpuNum: this.#args.numCpu,
-        attached: false,
         preserveFds: 0,
         detached,
         // The root is a chroot below the mount namespace's own root: the exec'd process goes there too.

@@ -4,12 +4,21 @@
  * Deno process whose main thread sits in a fresh pid namespace cannot create threads.
  */
 import { CLONE, Errno, isErrno, type Kernel, MOUNT_ATTR, O, SIGNALS } from "../../ffi/mod.ts";
-import { type InitConfig, type InitPlan, type PidNamespace, READY } from "../protocol/init_config.ts";
+import {
+  type CreateInitPlan,
+  type InitConfig,
+  type InitPlan,
+  type PidNamespace,
+  READY,
+} from "../protocol/init_config.ts";
 import { self, selfArgv } from "../specutils/exe.ts";
+import type { Mount } from "../specutils/spec.ts";
+import { isBindMount } from "../specutils/mount_options.ts";
+import { openRootfs } from "../specutils/rootfs.ts";
 
 /** Everything boot needs to start one init. */
-export interface InitSpawn {
-  config: InitPlan;
+export interface InitSpawn<P extends InitPlan = InitPlan> {
+  config: P;
   /** The container's stdin, stdout, stderr as boot's fds. */
   stdio: [number, number, number];
   /** boot fds that become the app's fds 3, 4, … */
@@ -32,6 +41,12 @@ export interface StartedInit {
   readyFd: number;
   /** Write end: one byte starts the app. */
   startFd: number;
+}
+
+/** `s` as a create's spawn; throws for an exec's. */
+export function createSpawn(s: InitSpawn): InitSpawn<CreateInitPlan> {
+  if (s.config.mode !== "create") throw new Error("internal error: an exec has no root to build");
+  return s as InitSpawn<CreateInitPlan>;
 }
 
 export function withPidNamespace<T>(k: Kernel, ns: PidNamespace, fn: () => T): T {
@@ -79,6 +94,68 @@ function readOnlyExe(k: Kernel): number | null {
   return roExe;
 }
 
+/*
+ * The io fds (boot's --io-fds): the root directory first, then one fd per bind mount, in mounts order.
+ * This module owns that order on both sides (the wrapper opens them, boot reads them back) and init's fd
+ * layout (layoutInitFds).
+ */
+
+/**
+ * Opens the source of every bind mount O_PATH (CLOEXEC; spawn's fd map donates them), in order. On a
+ * failure the fds opened so far are closed and the error names the mount.
+ */
+export function openBindSources(k: Kernel, mounts: readonly Mount[]): number[] {
+  const fds: number[] = [];
+  try {
+    for (const m of mounts) {
+      if (!isBindMount(m)) continue;
+      try {
+        fds.push(k.open(m.source ?? "", O.PATH | O.CLOEXEC));
+      } catch (e) {
+        throw new Error(`opening source of bind mount ${m.destination}: ${(e as Error).message}`, {
+          cause: e,
+        });
+      }
+    }
+  } catch (e) {
+    for (const fd of fds) k.close(fd);
+    throw e;
+  }
+  return fds;
+}
+
+/**
+ * Opens a container's io fds: the root directory (openRootfs: no symlink below the bundle), then each bind
+ * source (openBindSources). On a failure everything opened here is closed again.
+ */
+export function openIoFds(k: Kernel, rootfs: string, bundle: string, mounts: readonly Mount[]): number[] {
+  const root = openRootfs(k, rootfs, bundle);
+  try {
+    return [root, ...openBindSources(k, mounts)];
+  } catch (e) {
+    k.close(root);
+    throw e;
+  }
+}
+
+/** The mount each io fd stands for, in order: null for the root, then each bind mount. */
+export function ioFdMounts(mounts: readonly Mount[]): Array<Mount | null> {
+  return [null, ...mounts.filter(isBindMount)];
+}
+
+/** The io fds read back: the root's (null: none given) and each bind source's by mount index. */
+export function ioSources(ioFds: readonly number[], mounts: readonly Mount[]): {
+  rootFd: number | null;
+  bindFds: Record<string, number>;
+} {
+  const bindFds: Record<string, number> = {};
+  let next = 1;
+  mounts.forEach((m, i) => {
+    if (isBindMount(m) && next < ioFds.length) bindFds[String(i)] = ioFds[next++];
+  });
+  return { rootFd: ioFds.length ? ioFds[0] : null, bindFds };
+}
+
 /** Where every fd of an init goes: child fd → boot fd, and the configuration that names them. */
 export interface InitFdLayout {
   fds: Map<number, number>;
@@ -121,15 +198,10 @@ export function layoutInitFds(
     fds.set(next, fd);
     return next++;
   });
-  const config: InitConfig = {
-    ...s.config,
-    cgroupFds: cgroupChild,
-    readyFd,
-    startFd,
-    rootFd: rootChild,
-    bindFds: bindChild,
-    preserveFds: s.preserved.length,
-  };
+  const fdsOf = { cgroupFds: cgroupChild, readyFd, startFd, preserveFds: s.preserved.length };
+  const config: InitConfig = s.config.mode === "create"
+    ? { ...s.config, ...fdsOf, rootFd: rootChild, bindFds: bindChild }
+    : { ...s.config, ...fdsOf };
   return { fds, config, next };
 }
 

@@ -25,11 +25,11 @@ import { prepareClone } from "./userns.ts";
 import { clonedInits } from "./clone_inits.ts";
 import { isIdmapped } from "../specutils/idmap.ts";
 import { type CompiledFilter, compileSeccomp } from "../seccomp/compile.ts";
-import { isBindMount } from "../specutils/mount_options.ts";
 import type { LoaderArgs } from "../protocol/loader_args.ts";
 import type { Spec } from "../specutils/spec.ts";
 import {
   type InitSpawn,
+  ioSources,
   layoutInitFds,
   readLine,
   spawnInit,
@@ -241,12 +241,7 @@ export function pidNamespace(spec: Spec): PidNamespace {
 export function initSpawnFor(args: LoaderArgs): InitSpawn {
   const spec = args.spec;
   const pidns = pidNamespace(spec);
-  const bindFds: Record<string, number> = {};
-  const rootFd = args.ioFds.length ? args.ioFds[0] : null;
-  let next = 1;
-  args.mounts.forEach((m, i) => {
-    if (isBindMount(m) && next < args.ioFds.length) bindFds[String(i)] = args.ioFds[next++];
-  });
+  const { rootFd, bindFds } = ioSources(args.ioFds, args.mounts);
   return {
     config: {
       mode: "create",
@@ -257,7 +252,6 @@ export function initSpawnFor(args: LoaderArgs): InitSpawn {
       network: args.conf.network,
       noPivot: args.noPivot,
       cpuNum: args.numCpu,
-      attached: args.attached,
       preserveFds: args.preservedFds.length,
     },
     stdio: args.stdioFds,

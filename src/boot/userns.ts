@@ -22,7 +22,8 @@ import { getNS } from "../specutils/namespaces.ts";
 import { isIdmapped, mapText } from "../specutils/idmap.ts";
 import { Idmapper } from "./idmap.ts";
 import { log } from "../log/log.ts";
-import type { InitSpawn } from "./spawn_init.ts";
+import { createSpawn, type InitSpawn } from "./spawn_init.ts";
+import type { CreateInitPlan } from "../protocol/init_config.ts";
 
 /** What the map writer writes for one child: /proc/PID/uid_map, setgroups (when set), gid_map. */
 export interface IdMaps {
@@ -152,7 +153,7 @@ export interface DetachedSources {
  */
 export function detachSources(
   k: Kernel,
-  s: InitSpawn,
+  s: InitSpawn<CreateInitPlan>,
   adjust: (index: number, tree: number) => void = () => {},
 ): DetachedSources {
   const made: number[] = [];
@@ -216,15 +217,16 @@ export function prepareClone(k: Kernel, s: InitSpawn): ClonePreparation {
   const create = s.config.mode === "create";
   const newUser = create && wantsNewUserNamespace(spec);
   const joined = create ? getNS(spec, "user")?.path : undefined;
-  const idmapped = create && s.config.mounts.some(isIdmapped);
+  const idmapped = s.config.mode === "create" && s.config.mounts.some(isIdmapped);
   const grandchild = joined !== undefined && s.pidns.kind === "new";
   if (!newUser && !grandchild && !idmapped) {
     return { spawn: s, flags: 0, idMaps: null, firstChild: null, close() {} };
   }
-  const idmapper = idmapped ? new Idmapper(k, spec, s.config.mounts) : null;
+  const c = createSpawn(s);
+  const idmapper = idmapped ? new Idmapper(k, spec, c.config.mounts) : null;
   let sources: DetachedSources | null = null;
   try {
-    sources = detachSources(k, s, (i, tree) => idmapper?.apply(i, tree));
+    sources = detachSources(k, c, (i, tree) => idmapper?.apply(i, tree));
     const writer = newUser ? startMapWriter(k, specIdMaps(spec)) : null;
     const done = sources;
     const spawn = grandchild

@@ -66,7 +66,7 @@ export function initJob(k: Kernel, c: ChildInit): () => ExecTarget {
     );
     const prepared = prepare(k, cfg, lastCap(), c.filter);
     // The credential change cleared it. A detached exec outlives the `runts exec` that made it.
-    k.prctl(PR.SET_PDEATHSIG, cfg.detached ? 0 : SIGNALS.KILL);
+    k.prctl(PR.SET_PDEATHSIG, cfg.mode === "exec" && cfg.detached ? 0 : SIGNALS.KILL);
     k.closeRange(3 + cfg.preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
     beforeExec.pause();
     beforeExec.close();

@@ -89,7 +89,7 @@ export function prepare(
   const groups = plan.user ? enteredUserNamespace(k, cfg) : true;
   // A network namespace of its own starts with `lo` down; runtimes bring it up (runc does).
   if (plan.unshare & CLONE.NEWNET) k.linkUp("lo");
-  if (sources) {
+  if (sources && cfg.mode === "create") {
     buildRoot(k, cfg, sources, ownNamespaces(k, before));
     setNames(k, cfg.spec);
   }
@@ -163,7 +163,7 @@ export function runInit(k: Kernel, cfg: InitConfig): never {
   const one = new Uint8Array(1);
   if (k.read(cfg.startFd, one) !== 1) Deno.exit(1); // boot went away before starting us
   // A detached exec outlives the `runts exec` that spawned it (the engine's subreaper adopts it).
-  if (cfg.detached) k.prctl(PR.SET_PDEATHSIG, 0);
+  if (cfg.mode === "exec" && cfg.detached) k.prctl(PR.SET_PDEATHSIG, 0);
   // The app never outlives boot (docs/reliability.md): the parent-death signal armed above stays through
   // execve (unless the program is set-id or has file capabilities).
   try {

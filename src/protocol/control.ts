@@ -3,7 +3,7 @@
  * request, one JSON reply, fds by SCM_RIGHTS), each with its argument and reply types. The wrapper's
  * client (src/wrapper/control.ts) and boot's server (src/boot/controller.ts) both speak these types.
  */
-import type { InitPlan, PidNamespace } from "./init_config.ts";
+import { checkInitPlan, checkPidNamespace, type ExecInitPlan, type PidNamespace } from "./init_config.ts";
 
 /** The container's life as boot sees it. */
 export type BootStatus = "created" | "running" | "stopped";
@@ -70,7 +70,7 @@ export interface ExecArgs {
  * global flags); the container's cgroup directory fds come with it, in order.
  */
 export interface ExecPlan {
-  Config: InitPlan;
+  Config: ExecInitPlan;
   PidNS: PidNamespace;
   GlobalFlags: string[];
 }
@@ -103,4 +103,50 @@ export type ControlMethod = keyof ControlMethods;
 /** The urpc name of `m`. */
 export function methodName(m: ControlMethod): `containerManager.${ControlMethod}` {
   return `containerManager.${m}`;
+}
+
+/** A reply that does not hold what the protocol says. */
+export class ReplyError extends Error {
+  constructor(method: ControlMethod, message: string) {
+    super(`${method}: boot's reply: ${message}`);
+    this.name = "ReplyError";
+  }
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** State's reply, checked on arrival. */
+export function checkBootState(v: unknown): BootState {
+  const ok = isObj(v) && Number.isInteger(v.pid) && (v.pid as number) > 0 &&
+    (v.status === "created" || v.status === "running" || v.status === "stopped") &&
+    (v.exitStatus === null || Number.isInteger(v.exitStatus));
+  if (!ok) throw new ReplyError("State", `unexpected ${JSON.stringify(v)}`);
+  return v as unknown as BootState;
+}
+
+/** PrepareExec's reply, checked on arrival: an exec's plan, a pid namespace and the global flags. */
+export function checkExecPlan(v: unknown): ExecPlan {
+  try {
+    if (!isObj(v)) throw new Error(`unexpected ${JSON.stringify(v)}`);
+    const config = checkInitPlan(v.Config, false);
+    if (config.mode !== "exec") throw new Error(`an exec's plan has mode ${config.mode}`);
+    const flags = v.GlobalFlags;
+    if (!Array.isArray(flags) || !flags.every((f) => typeof f === "string")) {
+      throw new Error(`GlobalFlags: unexpected ${JSON.stringify(flags)}`);
+    }
+    return { Config: config, PidNS: checkPidNamespace(v.PidNS), GlobalFlags: flags };
+  } catch (e) {
+    throw new ReplyError("PrepareExec", (e as Error).message);
+  }
+}
+
+/** A wait status or pid reply (Wait, WaitPID, ExecuteAsync), checked on arrival. */
+export function checkNumber(method: ControlMethod, v: unknown): number {
+  const n = typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isInteger(n)) {
+    throw new ReplyError(method, `unexpected ${JSON.stringify(v)}`);
+  }
+  return n;
 }

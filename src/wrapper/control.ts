@@ -8,6 +8,9 @@ import { PendingCall } from "./pending_call.ts";
 import { UrpcClient } from "../urpc/client.ts";
 import {
   type BootState,
+  checkBootState,
+  checkExecPlan,
+  checkNumber,
   type ControlMethod,
   type ControlMethods,
   type EventReply,
@@ -62,8 +65,8 @@ export class Control {
    * throw NoReplyError instead of blocking.
    */
   state(id: string, timeoutMs?: number): BootState {
-    if (timeoutMs === undefined || this.local) return this.call("State", id);
-    return PendingCall.send(this.k, this.address, methodName("State"), id).finish<BootState>(timeoutMs);
+    if (timeoutMs === undefined || this.local) return checkBootState(this.call("State", id));
+    return checkBootState(PendingCall.send(this.k, this.address, methodName("State"), id).finish(timeoutMs));
   }
 
   /** Sends `signo` to the process `pid` (0: the container's), or to every process with Mode All. */
@@ -73,12 +76,12 @@ export class Control {
 
   /** Blocks until the container's process exits; its raw wait status. */
   wait(id: string): number {
-    return Number(this.call("Wait", id));
+    return checkNumber("Wait", this.call("Wait", id));
   }
 
   /** Blocks until process `pid` (an exec'd one) exits; its raw wait status. */
   waitPID(id: string, pid: number): number {
-    return Number(this.call("WaitPID", { PID: pid, CID: id }));
+    return checkNumber("WaitPID", this.call("WaitPID", { PID: pid, CID: id }));
   }
 
   /** The container's processes (an empty list for none). */
@@ -109,8 +112,13 @@ export class Control {
     if (this.local) throw new Error("PrepareExec: not served in-process");
     const c = UrpcClient.connect(this.k, this.address);
     try {
-      const { result, files } = c.callWithFiles<ExecPlan>(methodName("PrepareExec"), args);
-      return { plan: result, cgroupFds: files };
+      const { result, files } = c.callWithFiles<unknown>(methodName("PrepareExec"), args);
+      try {
+        return { plan: checkExecPlan(result), cgroupFds: files };
+      } catch (e) {
+        for (const fd of files) this.k.close(fd);
+        throw e;
+      }
     } finally {
       c.close();
     }
@@ -118,6 +126,6 @@ export class Control {
 
   /** Starts a process in the container with `stdio` (stdin, stdout, stderr) as its fds; its host pid. */
   executeAsync(args: ExecArgs, stdio: number[]): number {
-    return Number(this.call("ExecuteAsync", args, stdio));
+    return checkNumber("ExecuteAsync", this.call("ExecuteAsync", args, stdio));
   }
 }
