@@ -5,7 +5,7 @@
  * privileges (src/boot/chroot.ts, src/boot/capability.ts), builds the container, writes one byte when it
  * is ready, starts the app on StartRoot and ends with the app's wait status.
  */
-import { type Kernel, PR } from "../../ffi/mod.ts";
+import type { Kernel } from "../../ffi/mod.ts";
 import type { Config } from "../config/config.ts";
 import type { FlagSet } from "../flag/flag.ts";
 import { debugEnabled, log } from "../log/log.ts";
@@ -45,7 +45,7 @@ export async function runBoot(
   if (attached) {
     try {
       // Caught once the loader runs, so boot can reap the app before it goes (src/boot/creator.ts).
-      k.prctl(PR.SET_PDEATHSIG, CREATOR_DEATH_SIGNO);
+      k.setParentDeathSignal(CREATOR_DEATH_SIGNO);
     } catch (e) {
       fatalf(`error setting parent death signal: ${(e as Error).message}`);
     }

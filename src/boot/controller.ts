@@ -2,7 +2,7 @@
  * The control server's methods (runsc's boot/controller.go containerManager), served over urpc with Go's
  * method and field names.
  */
-import { Errno, F, isErrno, type Kernel, SIGNALS } from "../../ffi/mod.ts";
+import { Errno, isErrno, type Kernel, SIGNALS } from "../../ffi/mod.ts";
 
 import type { Process } from "../specutils/spec.ts";
 import { goField, isObject } from "../urpc/wire.ts";
@@ -169,7 +169,7 @@ export class Controller {
         const spawn = this.#l.execSpawn(execProcess(arg), [0, 1, 2], true);
         const fds: number[] = [];
         try {
-          for (const fd of spawn.cgroupFds ?? []) fds.push(this.#k.fcntl(fd, F.DUPFD_CLOEXEC, 3));
+          for (const fd of spawn.cgroupFds ?? []) fds.push(this.#k.dupAtLeast(fd, 3));
         } catch (e) {
           for (const fd of fds) this.#k.close(fd);
           throw e;

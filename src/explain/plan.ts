@@ -6,7 +6,7 @@
  * the simulated clone child. What each stage asked of the kernel is the plan; the first error is the
  * refusal a real create would give.
  */
-import { AT, Errno, isErrno, type Kernel, PR, SIGNALS } from "../../ffi/mod.ts";
+import { AT, Errno, isErrno, type Kernel, SIGNALS } from "../../ffi/mod.ts";
 import type { Config } from "../config/config.ts";
 import { FlagSet } from "../flag/flag.ts";
 import { absOf } from "../specutils/path.ts";
@@ -140,7 +140,7 @@ function bootStage(k: Kernel, s: PlanState, opts: ExplainOptions, warn: (m: stri
   f.parse(spawned.argv.slice(spawned.argv.indexOf("boot") + 1));
   const num = (name: string) => Number(f.lookup(name));
   const attached = f.lookup("attached") === "true";
-  if (attached) k.prctl(PR.SET_PDEATHSIG, SIGNALS.KILL);
+  if (attached) k.setParentDeathSignal(SIGNALS.KILL);
   const spec = readSpecFromFile(k, f.lookup("bundle") ?? "", num("spec-fd"), warn);
   const mounts = readMounts(k, num("mounts-fd"));
   k.close(num("mounts-fd"));

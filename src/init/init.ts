@@ -4,7 +4,7 @@
  * the start byte and execve's the app, which keeps its pid.
  */
 import { applyScheduling } from "./scheduling.ts";
-import { type CapSets, CLONE, CLOSE_RANGE_CLOEXEC, F, type Kernel, PR, SIGNALS } from "../../ffi/mod.ts";
+import { type CapSets, CLONE, CLOSE_RANGE_CLOEXEC, type Kernel, SIGNALS } from "../../ffi/mod.ts";
 import type { InitConfig } from "../protocol/init_config.ts";
 import { READY } from "../protocol/init_config.ts";
 import { joinCgroups } from "../cgroups/join.ts";
@@ -140,21 +140,21 @@ export function seal(k: Kernel, prepared: Prepared): void {
 
 /** Runs init to the execve of the app; never returns. */
 export function runInit(k: Kernel, cfg: InitConfig): never {
-  k.prctl(PR.SET_PDEATHSIG, SIGNALS.KILL);
+  k.setParentDeathSignal(SIGNALS.KILL);
   // Until execve (which resets it for the app) no process of the container may ptrace init or open its
   // /proc files (exe, root, cwd, fd, mem): init holds runts's fds and privileges.
-  k.prctl(PR.SET_DUMPABLE, 0);
+  k.setDumpable(false);
   testPause("init-start");
   let prepared: Prepared;
   try {
     prepared = prepare(k, cfg);
     // Re-armed before "ready": the credential change in prepare() cleared it. A boot that dies before this
     // point makes the ready report fail (EPIPE), so no instant is left where boot's death goes unnoticed.
-    k.prctl(PR.SET_PDEATHSIG, SIGNALS.KILL);
+    k.setParentDeathSignal(SIGNALS.KILL);
     // Everything above the preserved fds is closed at exec; that includes the ready pipe, whose EOF tells
     // boot the exec succeeded.
     k.closeRange(3 + cfg.preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
-    for (let fd = 3; fd < 3 + cfg.preserveFds; fd++) k.fcntl(fd, F.SETFD, 0);
+    for (let fd = 3; fd < 3 + cfg.preserveFds; fd++) k.keepOnExec(fd);
     report(k, cfg.readyFd, READY);
   } catch (e) {
     report(k, cfg.readyFd, `error: ${(e as Error).message}`);
@@ -163,7 +163,7 @@ export function runInit(k: Kernel, cfg: InitConfig): never {
   const one = new Uint8Array(1);
   if (k.read(cfg.startFd, one) !== 1) Deno.exit(1); // boot went away before starting us
   // A detached exec outlives the `runts exec` that spawned it (the engine's subreaper adopts it).
-  if (cfg.mode === "exec" && cfg.detached) k.prctl(PR.SET_PDEATHSIG, 0);
+  if (cfg.mode === "exec" && cfg.detached) k.setParentDeathSignal(0);
   // The app never outlives boot (docs/reliability.md): the parent-death signal armed above stays through
   // execve (unless the program is set-id or has file capabilities).
   try {

@@ -5,7 +5,7 @@
  * relayed to the wrapper's own stdin/stdout (stdin in raw mode when it is a terminal).
  */
 import type { Kernel } from "../../ffi/kernel.ts";
-import { EPOLL, F, O, SIGNALS } from "../../ffi/consts.ts";
+import { EPOLL, SIGNALS } from "../../ffi/consts.ts";
 import { Errno } from "../../ffi/errno.ts";
 import { isErrno } from "../../ffi/error.ts";
 import { EventLoop } from "../urpc/eventloop.ts";
@@ -53,7 +53,7 @@ export async function waitRelaying(k: Kernel, opts: RelayOptions): Promise<void>
 
 /** Relays master ⇄ our stdio; returns the undo step. */
 function relayTerminal(k: Kernel, loop: EventLoop, master: number): () => void {
-  k.fcntl(master, F.SETFL, k.fcntl(master, F.GETFL) | O.NONBLOCK);
+  k.setNonblocking(master);
   resizeFromConsole(k, master);
   const buf = new Uint8Array(CHUNK);
   loop.add(master, EPOLL.IN, () => {
