@@ -243,6 +243,35 @@ export interface BpfCalls {
   bpfAttachDeviceFilter(progFd: number, cgroupFd: number): void;
 }
 
+/** What readDir lists: a name and whether it is a directory. */
+export interface DirEntry {
+  name: string;
+  isDirectory: boolean;
+}
+
+/**
+ * Whole files and directories by path (ffi/linux_files.ts, on Deno's synchronous file APIs): the files
+ * around the container (state records, logs, /proc readers, boot's chroot). A failure is a SyscallError
+ * naming the call and the path (`readfile /x: ENOENT`), as for any other call.
+ */
+export interface FileCalls {
+  readFile(path: string): Uint8Array;
+  readTextFile(path: string): string;
+  /** Writes `data` to `path`, created with `mode` (default 0o666 & ~umask); `createNew` fails on EEXIST. */
+  writeFile(path: string, data: Uint8Array | string, opts?: { mode?: number; createNew?: boolean }): void;
+  readLink(path: string): string;
+  /** lstat(2)'s file type at `path`; null when nothing is there (ENOENT). */
+  fileType(path: string): "file" | "dir" | "symlink" | "other" | null;
+  /** mkdir(2), of every missing parent too with `recursive`. */
+  mkdir(path: string, opts?: { recursive?: boolean; mode?: number }): void;
+  readDir(path: string): DirEntry[];
+  /** unlink(2) or rmdir(2); a whole tree with `recursive`. */
+  remove(path: string, opts?: { recursive?: boolean }): void;
+  rename(from: string, to: string): void;
+  symlink(target: string, path: string): void;
+  copyFile(from: string, to: string): void;
+}
+
 /**
  * Terminal calls by meaning (each one ioctl, ffi/semantic.ts): no caller passes a request number or lays
  * out a struct.
@@ -294,7 +323,7 @@ export interface FdCtlCalls {
 export interface SemanticCalls extends TtyCalls, ProcCtlCalls, FdCtlCalls {}
 
 /** The raw calls: what ffi/linux*.ts implement against libc, and what a fake answers. */
-export interface RawKernel extends FsCalls, ProcCalls, SocketCalls, EpollCalls, BpfCalls {}
+export interface RawKernel extends FsCalls, FileCalls, ProcCalls, SocketCalls, EpollCalls, BpfCalls {}
 
 /** Everything runts asks of the kernel. */
 export interface Kernel extends RawKernel, SemanticCalls {}

@@ -3,6 +3,7 @@ export type {
   BpfInsn,
   CapSets,
   ChildStart,
+  DirEntry,
   ExecTarget,
   Kernel,
   PeerCred,

@@ -237,7 +237,7 @@ export class Loader {
     // namespaces the container does not share with boot: from inside a user namespace, setns into one of
     // boot's (the host's cgroup namespace, say) is refused.
     const types = [...containerJoins(this.#args.spec), "ipc", "uts", "network", "cgroup", "mount"]
-      .filter((t) => !sharedWithBoot(this.pid, t));
+      .filter((t) => !sharedWithBoot(this.#k, this.pid, t));
     const join = types.map((type) => ({
       type,
       path: `/proc/${this.pid}/ns/${type === "network" ? "net" : type === "mount" ? "mnt" : type}`,
@@ -250,7 +250,7 @@ export class Loader {
         spec: this.#args.spec,
         process,
         join,
-        timeOffsets: containerTimeOffsets(this.#args.spec, this.pid),
+        timeOffsets: containerTimeOffsets(this.#k, this.#args.spec, this.pid),
         cpuNum: this.#args.numCpu,
         preserveFds: 0,
         detached,
@@ -431,17 +431,21 @@ function containerJoins(spec: Spec): string[] {
 }
 
 /** True when process `pid` is in boot's own namespace of `type` (an OCI type name). */
-function sharedWithBoot(pid: number, type: string): boolean {
+function sharedWithBoot(k: Kernel, pid: number, type: string): boolean {
   const file = type === "network" ? "net" : type === "mount" ? "mnt" : type;
   try {
-    return Deno.readLinkSync(`/proc/${pid}/ns/${file}`) === Deno.readLinkSync(`/proc/self/ns/${file}`);
+    return k.readLink(`/proc/${pid}/ns/${file}`) === k.readLink(`/proc/self/ns/${file}`);
   } catch {
     return false; // the exec's own setns reports what is wrong
   }
 }
 
 /** The offsets of the app's time namespace when the container has one (src/init/timens.ts). */
-function containerTimeOffsets(spec: Spec, pid: number): Record<string, LinuxTimeOffset> | undefined {
+function containerTimeOffsets(
+  k: Kernel,
+  spec: Spec,
+  pid: number,
+): Record<string, LinuxTimeOffset> | undefined {
   if (!spec.linux?.namespaces?.some((n) => n.type === "time")) return undefined;
-  return parseTimeOffsets(Deno.readTextFileSync(`/proc/${pid}/timens_offsets`));
+  return parseTimeOffsets(k.readTextFile(`/proc/${pid}/timens_offsets`));
 }

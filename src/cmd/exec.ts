@@ -4,7 +4,7 @@
  */
 import type { FlagSet, Ref } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
-import { linux } from "../../ffi/mod.ts";
+import { type Kernel, linux } from "../../ffi/mod.ts";
 import type { LinuxCapabilities, Process, Spec } from "../specutils/spec.ts";
 import { absOf } from "../specutils/path.ts";
 import { writeFileAtomic } from "../wrapper/atomic.ts";
@@ -72,10 +72,10 @@ export function processFromFlags(spec: Spec, o: ExecOverrides): Process {
 }
 
 /** Reads a --process file (an OCI process object). */
-export function readProcessFile(path: string): Process {
+export function readProcessFile(path: string, k: Kernel = linux): Process {
   let p: Process;
   try {
-    p = JSON.parse(Deno.readTextFileSync(path));
+    p = JSON.parse(k.readTextFile(path));
   } catch (e) {
     throw new ContainerError("invalid", `reading process file ${path}: ${(e as Error).message}`);
   }

@@ -229,7 +229,7 @@ export class Container {
         bootStartTime: "",
         controlAddress: controlAddress(dir.socketPath, opts.id, random),
         created: nowRfc3339Nano(),
-        owner: userName(k.getuid()),
+        owner: userName(k, k.getuid()),
         annotations: spec.annotations ?? {},
         spec,
       });
@@ -352,7 +352,7 @@ export class Container {
       }
       if (pidFileWritten && opts.pidFile) {
         const path = absOf(Deno.cwd(), opts.pidFile);
-        undo("removing the pid file", () => Deno.removeSync(path));
+        undo("removing the pid file", () => k.remove(path));
       }
       if (specFd >= 0) undo("closing the spec", () => k.close(specFd));
       specFd = -1;
@@ -802,9 +802,9 @@ export function totalMemoryFlag(spec: Spec): bigint | undefined {
 }
 
 /** The name /etc/passwd gives `uid`, else the number (runc's owner field). */
-function userName(uid: number): string {
+function userName(k: Kernel, uid: number): string {
   try {
-    for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+    for (const line of k.readTextFile("/etc/passwd").split("\n")) {
       const f = line.split(":");
       if (f.length > 2 && f[2] === String(uid)) return f[0];
     }

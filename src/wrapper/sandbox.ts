@@ -216,7 +216,7 @@ export function startSandbox(k: Kernel, opts: SandboxOptions): Sandbox {
   if (n !== 1) {
     k.close(syncR);
     const status = abort(k, pid);
-    throw new SandboxError(bootFailure(opts.bootLog, status));
+    throw new SandboxError(bootFailure(k, opts.bootLog, status));
   }
   const st = readProcStat(pid);
   return { pid, startTime: st?.startTime ?? "", syncFd: syncR };
@@ -292,10 +292,10 @@ function abort(k: Kernel, pid: number): string {
 }
 
 /** The error to report when boot closed the sync pipe without the byte: its last stderr lines. */
-function bootFailure(logPath: string, status: string): string {
+function bootFailure(k: Kernel, logPath: string, status: string): string {
   let text = "";
   try {
-    text = Deno.readTextFileSync(logPath).trim();
+    text = k.readTextFile(logPath).trim();
   } catch {
     // no log
   }
