@@ -11,6 +11,7 @@ import {
   parseInitConfig,
 } from "../src/protocol/init_config.ts";
 import { checkBootState, checkExecPlan, ReplyError } from "../src/protocol/control.ts";
+import * as protocol from "../src/protocol/init_config.ts";
 import { BootFlags } from "../src/protocol/boot_flags.ts";
 import { FlagSet } from "../src/flag/flag.ts";
 import { type InitSpawn, ioFdMounts, ioSources, layoutInitFds } from "../src/boot/spawn_init.ts";
@@ -126,8 +127,21 @@ Deno.test("protocol: the `runts init` fallback (RUNTS_INIT=process) reads its co
     const r = await runts(fx.root, ["exec", id, "echo", "joined"], { env });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), "joined");
+    // An error report on the ready pipe reaches the caller as init wrote it.
+    const missing = await runts(fx.root, ["exec", id, "/no/such/program"], { env });
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /\/no\/such\/program.*no such file or directory/);
     await ok(fx.root, ["delete", "--force", id], { env });
   } finally {
     await fx.cleanup();
   }
+});
+
+Deno.test("protocol: init's reports on the ready pipe are typed records, one line each", () => {
+  const { decodeReport, encodeReport } = protocol;
+  assert.equal(encodeReport({ kind: "ready" }), "ready\n");
+  assert.equal(encodeReport({ kind: "error", message: "a\nb" }), "error: a b\n");
+  assert.deepEqual(decodeReport("ready"), { kind: "ready" });
+  assert.deepEqual(decodeReport("error: mount /x: EPERM"), { kind: "error", message: "mount /x: EPERM" });
+  assert.equal(decodeReport(null), null, "EOF: the execve succeeded");
 });

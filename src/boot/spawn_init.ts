@@ -6,10 +6,11 @@
 import { CLONE, Errno, isErrno, type Kernel, MOUNT_ATTR, O, SIGNALS } from "../../ffi/mod.ts";
 import {
   type CreateInitPlan,
+  decodeReport,
   type InitConfig,
   type InitPlan,
+  type InitReport,
   type PidNamespace,
-  READY,
 } from "../protocol/init_config.ts";
 import { self, selfArgv } from "../specutils/exe.ts";
 import type { Mount } from "../specutils/spec.ts";
@@ -237,10 +238,14 @@ export function spawnInit(k: Kernel, s: InitSpawn, env: readonly string[]): Star
 }
 
 /**
- * Reads one line from init's ready pipe (blocking; init answers within its setup time). Returns the line,
- * or null at EOF.
+ * Reads one report from init's ready pipe (blocking; init answers within its setup time); null at EOF.
  */
-export function readLine(k: Kernel, fd: number): string | null {
+export function readReport(k: Kernel, fd: number): InitReport | null {
+  return decodeReport(readLine(k, fd));
+}
+
+/** Reads one line from `fd` (blocking); null at EOF. */
+function readLine(k: Kernel, fd: number): string | null {
   const bytes: number[] = [];
   const one = new Uint8Array(1);
   for (;;) {
@@ -257,11 +262,11 @@ export function readLine(k: Kernel, fd: number): string | null {
  */
 export function startExecInit(k: Kernel, started: StartedInit): void {
   try {
-    const ready = readLine(k, started.readyFd);
-    if (ready !== READY) throw new Error(`exec: ${ready?.replace(/^error: /, "") ?? "init exited"}`);
+    const ready = readReport(k, started.readyFd);
+    if (ready?.kind !== "ready") throw new Error(`exec: ${ready?.message ?? "init exited"}`);
     k.write(started.startFd, new Uint8Array(1));
-    const line = readLine(k, started.readyFd);
-    if (line !== null) throw new Error(`exec: ${line.replace(/^error: /, "")}`);
+    const failed = readReport(k, started.readyFd);
+    if (failed !== null) throw new Error(`exec: ${failed.kind === "error" ? failed.message : "ready twice"}`);
   } catch (e) {
     try {
       k.kill(started.pid, SIGNALS.KILL);

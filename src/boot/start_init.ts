@@ -19,7 +19,7 @@ import {
   SIGNALS,
   W,
 } from "../../ffi/mod.ts";
-import { type PidNamespace, READY } from "../protocol/init_config.ts";
+import type { PidNamespace } from "../protocol/init_config.ts";
 import { initJob } from "../init/child.ts";
 import { prepareClone } from "./userns.ts";
 import { clonedInits } from "./clone_inits.ts";
@@ -31,7 +31,7 @@ import {
   type InitSpawn,
   ioSources,
   layoutInitFds,
-  readLine,
+  readReport,
   spawnInit,
   startExecInit,
   withPidNamespace,
@@ -132,13 +132,13 @@ function createCloned(k: Kernel, s: InitSpawn): InitProcess {
 /** The process path of createInit: `runts init`, ready and waiting for its start byte. */
 function createProcess(k: Kernel, s: InitSpawn, env: readonly string[]): InitProcess {
   const init = spawnInit(k, s, env);
-  const line = readLine(k, init.readyFd);
-  if (line !== READY) {
+  const line = readReport(k, init.readyFd);
+  if (line?.kind !== "ready") {
     kill(k, init.pid);
     reap(k, init.pid);
     k.close(init.readyFd);
     k.close(init.startFd);
-    throw new Error(line?.replace(/^error: /, "") ?? "init exited before it was ready");
+    throw new Error(line?.message ?? "init exited before it was ready");
   }
   let open = true;
   const close = () => {
@@ -154,8 +154,10 @@ function createProcess(k: Kernel, s: InitSpawn, env: readonly string[]): InitPro
       if (!open) throw new Error("the container's process was started already");
       try {
         k.write(init.startFd, new Uint8Array(1));
-        const failed = readLine(k, init.readyFd);
-        if (failed !== null) throw new Error(failed.replace(/^error: /, ""));
+        const failed = readReport(k, init.readyFd);
+        if (failed !== null) {
+          throw new Error(failed.kind === "error" ? failed.message : "init was ready twice");
+        }
       } finally {
         close();
       }

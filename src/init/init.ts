@@ -6,7 +6,7 @@
 import { applyScheduling } from "./scheduling.ts";
 import { type CapSets, CLONE, CLOSE_RANGE_CLOEXEC, type Kernel, SIGNALS } from "../../ffi/mod.ts";
 import type { InitConfig } from "../protocol/init_config.ts";
-import { READY } from "../protocol/init_config.ts";
+import { encodeReport, type InitReport } from "../protocol/init_config.ts";
 import { joinCgroups } from "../cgroups/join.ts";
 import { testPause } from "../util/test_pause.ts";
 import { setUpConsole, wantsConsole } from "./console.ts";
@@ -39,9 +39,9 @@ function restrictCpus(k: Kernel, n: number): void {
   if (n < cpus.length) k.schedSetaffinity(0, cpus.slice(0, n));
 }
 
-/** Sends one line to boot over the ready pipe. */
-export function report(k: Kernel, fd: number, line: string): void {
-  const bytes = encoder.encode(line.replaceAll("\n", " ") + "\n");
+/** Sends one report to boot over the ready pipe. */
+export function report(k: Kernel, fd: number, r: InitReport): void {
+  const bytes = encoder.encode(encodeReport(r));
   let off = 0;
   while (off < bytes.length) off += k.write(fd, bytes.subarray(off));
 }
@@ -155,9 +155,9 @@ export function runInit(k: Kernel, cfg: InitConfig): never {
     // boot the exec succeeded.
     k.closeRange(3 + cfg.preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
     for (let fd = 3; fd < 3 + cfg.preserveFds; fd++) k.keepOnExec(fd);
-    report(k, cfg.readyFd, READY);
+    report(k, cfg.readyFd, { kind: "ready" });
   } catch (e) {
-    report(k, cfg.readyFd, `error: ${(e as Error).message}`);
+    report(k, cfg.readyFd, { kind: "error", message: (e as Error).message });
     Deno.exit(1);
   }
   const one = new Uint8Array(1);
@@ -172,7 +172,7 @@ export function runInit(k: Kernel, cfg: InitConfig): never {
     k.execve(prepared.path, cfg.process.args!, prepared.env);
   } catch (e) {
     const failure = execFailure(prepared.path, e);
-    report(k, cfg.readyFd, `error: ${failure.message}`);
+    report(k, cfg.readyFd, { kind: "error", message: failure.message });
     Deno.exit(failure.code);
   }
 }

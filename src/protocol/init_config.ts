@@ -103,8 +103,24 @@ export type InitConfig = CreateInitConfig | ExecInitConfig;
 /** Where init's pid namespace comes from. */
 export type PidNamespace = { kind: "inherit" } | { kind: "new" } | { kind: "join"; path: string };
 
-/** Field order in messages on the ready pipe. */
-export const READY = "ready";
+/**
+ * What a `runts init` process reports on its ready pipe: it is ready (waiting for the start byte), or it
+ * failed. EOF (null below) after the start byte means the execve succeeded. On the pipe each is one line,
+ * `ready` or `error: <message>`.
+ */
+export type InitReport = { kind: "ready" } | { kind: "error"; message: string };
+
+/** `r` as its line on the ready pipe (with the newline; a message's newlines become spaces). */
+export function encodeReport(r: InitReport): string {
+  return (r.kind === "ready" ? "ready" : `error: ${r.message.replaceAll("\n", " ")}`) + "\n";
+}
+
+/** A line read from the ready pipe (null: EOF) as a report; null for EOF. Anything else is an error report. */
+export function decodeReport(line: string | null): InitReport | null {
+  if (line === null) return null;
+  if (line === "ready") return { kind: "ready" };
+  return { kind: "error", message: line.replace(/^error: /, "") };
+}
 
 /** A configuration that does not hold what the protocol says. */
 export class InitConfigError extends Error {
