@@ -23,7 +23,9 @@ import { waitRelaying } from "../wrapper/relay.ts";
 import { methodName, SignalMode } from "../protocol/control.ts";
 import { log } from "../log/log.ts";
 import { EXEC_FAILURE_CODE, fail, failWith, loadContainer } from "./oci.ts";
-import { checkTerminal, loadContainerModules } from "../wrapper/container.ts";
+import { loadContainerModules } from "../wrapper/container.ts";
+import { checkTerminal } from "../wrapper/container_create.ts";
+import { execInContainer, recordedExecStatus } from "../wrapper/container_exec.ts";
 
 /** The command-line overrides of `exec` without --process (runc's getProcess). */
 export interface ExecOverrides {
@@ -205,7 +207,7 @@ class Exec implements Command {
       let pid: number;
       await loadContainerModules();
       try {
-        pid = c.execute(process, stdio, detach);
+        pid = execInContainer(c, process, stdio, detach);
       } catch (e) {
         if (channel) closeConsoleChannel(k, channel);
         throw e;
@@ -248,7 +250,7 @@ class Exec implements Command {
         if (e instanceof RemoteError) throw e;
         pending?.close();
         pending = undefined;
-        const ws = c.recordedExecStatus(pid);
+        const ws = recordedExecStatus(c, pid);
         if (ws === null) throw e;
         ctx.waitStatus = ws;
       }

@@ -6,6 +6,7 @@ import { parseSignal } from "../wrapper/signal.ts";
 import { SignalMode } from "../protocol/control.ts";
 import { ContainerError } from "../wrapper/errors.ts";
 import { fail, failWith, loadContainer } from "./oci.ts";
+import { signalContainer } from "../wrapper/container_kill.ts";
 
 class Kill implements Command {
   readonly name = "kill";
@@ -39,7 +40,7 @@ class Kill implements Command {
         }
         c.control().signal(c.id, signo, SignalMode.Process, this.pid.value);
       } else {
-        c.signal(signo, this.all.value);
+        signalContainer(c, signo, this.all.value);
       }
     } catch (e) {
       return failWith(ctx, e);

@@ -13,14 +13,13 @@ import { absOf } from "../specutils/path.ts";
 import { lastCap } from "../specutils/capabilities.ts";
 import { readMounts, readSpecFromFile } from "../specutils/specutils.ts";
 import type { Hooks } from "../specutils/spec.ts";
+import { loadContainerModules, stateRoot } from "../wrapper/container.ts";
 import {
   checkTerminal,
   type CreatableSpec,
-  loadContainerModules,
   openBundleSpec,
-  stateRoot,
   totalMemoryFlag,
-} from "../wrapper/container.ts";
+} from "../wrapper/container_create.ts";
 import { ContainerError } from "../wrapper/errors.ts";
 import { validateID } from "../wrapper/id.ts";
 import { FileLock } from "../wrapper/lock.ts";
