@@ -13,26 +13,24 @@
  */
 import { buildBundle, bundleFresh } from "./bundle.ts";
 
-import { type BenchReport, type Metric, renderMarkdown, renderSvg, type RuntimeInfo } from "./bench_lib.ts";
+import { type BenchReport, type Metric, renderMarkdown, renderSvg } from "./bench_lib.ts";
 import {
   alternate,
   bundle,
   cmd,
   destroy,
   dirs,
-  ensureInstalled,
   failureNotes,
+  findRuntimes,
   firstLine,
   medians,
   newId,
   parseArgs,
   PLANS,
-  probe,
   pssKb,
   rotation,
   runcSpecBundle,
   runSync,
-  type Runtime,
   sleep,
   SLEEP_ARGS,
   startSleeper,
@@ -51,38 +49,10 @@ async function main(): Promise<void> {
   const checkout = opt.runts.endsWith("/bin/runts") ? opt.runts.slice(0, -"/bin/runts".length) : null;
   if (checkout && opt.bundle) buildBundle(checkout);
 
-  const infos: RuntimeInfo[] = [];
-  const rts: Runtime[] = [];
   const trueBundle = bundle(["true"]);
   dirs.trueBundle = trueBundle;
   const sleepBundle = bundle(SLEEP_ARGS);
-  for (const name of opt.runtimes) {
-    let bin: string | null;
-    let flags: string[] = [];
-    if (name === "runts") bin = opt.runts;
-    else if (name === "runc") bin = ensureInstalled("runc", "runc");
-    else if (name === "runsc") {
-      bin = ensureInstalled("runsc", "runsc");
-      flags = ["--network=none"];
-    } else if (name === "crun") bin = which("crun");
-    else if (opt.extra.has(name)) bin = opt.extra.get(name)!;
-    else throw new Error(`unknown runtime ${name}`);
-    if (!bin) {
-      infos.push({ name, version: "", usable: false, note: "not installed" });
-      continue;
-    }
-    const version = firstLine(runSync(bin, ["--version"]).out).replace(/^runts version /, "");
-    const rt: Runtime = { name, argv: [bin, ...flags], root: `${scratch}/root-${name}`, killSignal: "0" };
-    Deno.mkdirSync(rt.root, { recursive: true });
-    const why = await probe(rt, trueBundle, sleepBundle);
-    if (why) {
-      console.log(`${name}: cannot run containers here: ${why}`);
-      infos.push({ name, version, usable: false, note: why });
-      continue;
-    }
-    infos.push({ name, version: flags.length ? `${version} (${flags.join(" ")})` : version, usable: true });
-    rts.push(rt);
-  }
+  const { infos, rts } = await findRuntimes(opt, scratch, trueBundle, sleepBundle);
   if (!rts.length) throw new Error("no runtime can run containers here");
   console.log(`runtimes: ${rts.map((r) => r.name).join(", ")} (${plan.mode} mode)`);
   const metrics: Metric[] = [];

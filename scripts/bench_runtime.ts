@@ -4,7 +4,7 @@
  */
 import { makeBundle } from "../tests/util/rootfs.ts";
 import type { Spec } from "../src/specutils/spec.ts";
-import { median } from "./bench_lib.ts";
+import { median, type RuntimeInfo } from "./bench_lib.ts";
 
 /** The checkout this script runs from. */
 export const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -353,4 +353,46 @@ export async function probe(rt: Runtime, trueBundle: string, sleepBundle: string
   if (k.code !== 0) rt.killSignal = "CONT";
   await destroy(rt, sid);
   return null;
+}
+
+/**
+ * The runtimes `opt` names, each found (installed from Debian when missing), asked its version and
+ * probed: those that can run a container here, and a report line for every one.
+ */
+export async function findRuntimes(
+  opt: ReturnType<typeof parseArgs>,
+  scratch: string,
+  trueBundle: string,
+  sleepBundle: string,
+): Promise<{ infos: RuntimeInfo[]; rts: Runtime[] }> {
+  const infos: RuntimeInfo[] = [];
+  const rts: Runtime[] = [];
+  for (const name of opt.runtimes) {
+    let bin: string | null;
+    let flags: string[] = [];
+    if (name === "runts") bin = opt.runts;
+    else if (name === "runc") bin = ensureInstalled("runc", "runc");
+    else if (name === "runsc") {
+      bin = ensureInstalled("runsc", "runsc");
+      flags = ["--network=none"];
+    } else if (name === "crun") bin = which("crun");
+    else if (opt.extra.has(name)) bin = opt.extra.get(name)!;
+    else throw new Error(`unknown runtime ${name}`);
+    if (!bin) {
+      infos.push({ name, version: "", usable: false, note: "not installed" });
+      continue;
+    }
+    const version = firstLine(runSync(bin, ["--version"]).out).replace(/^runts version /, "");
+    const rt: Runtime = { name, argv: [bin, ...flags], root: `${scratch}/root-${name}`, killSignal: "0" };
+    Deno.mkdirSync(rt.root, { recursive: true });
+    const why = await probe(rt, trueBundle, sleepBundle);
+    if (why) {
+      console.log(`${name}: cannot run containers here: ${why}`);
+      infos.push({ name, version, usable: false, note: why });
+      continue;
+    }
+    infos.push({ name, version: flags.length ? `${version} (${flags.join(" ")})` : version, usable: true });
+    rts.push(rt);
+  }
+  return { infos, rts };
 }
