@@ -41,7 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     global.flags.parse(argv);
   } catch (e) {
     if (!(e instanceof FlagError)) throw e;
-    const usage = (await help()).explainAll();
+    const usage = (await help()).explainAll(REGISTRY);
     if (e instanceof HelpRequested) {
       writeStderr(usage);
       return 0;
@@ -75,7 +75,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const entry = name ? REGISTRY[name] : undefined;
   if (!entry) {
     // No subcommand, or an unknown one: the command list on stderr, as subcommands.Execute does.
-    writeStderr((await help()).explainAll());
+    writeStderr((await help()).explainAll(REGISTRY));
     return FAILURE_EXIT_CODE;
   }
   log.info(`runts version ${VERSION}, pid ${Deno.pid}, args ${JSON.stringify(argv)}`);

@@ -4,8 +4,6 @@
  * Every method throws a SyscallError naming the call, its argument and the errno on failure.
  */
 
-import type { BpfInsn } from "./linux_bpf.ts";
-
 /** The five capability sets, each a 64-bit mask. */
 export interface CapSets {
   effective: bigint;
@@ -254,6 +252,15 @@ export interface EpollCalls {
   epollWait(epfd: number, max: number, timeoutMs: number): Promise<Array<[number, number]>>;
 }
 
+/** One eBPF instruction (struct bpf_insn; ffi/linux_bpf.ts encodes it). */
+export interface BpfInsn {
+  code: number;
+  dst: number;
+  src: number;
+  off: number;
+  imm: number;
+}
+
 /** bpf(2), for cgroup v2 device control. */
 export interface BpfCalls {
   /** BPF_PROG_LOAD of a BPF_PROG_TYPE_CGROUP_DEVICE program; the program's fd (CLOEXEC). */
@@ -262,5 +269,87 @@ export interface BpfCalls {
   bpfAttachDeviceFilter(progFd: number, cgroupFd: number): void;
 }
 
+/** What readDir lists: a name and whether it is a directory. */
+export interface DirEntry {
+  name: string;
+  isDirectory: boolean;
+}
+
+/**
+ * Whole files and directories by path (ffi/linux_files.ts, on Deno's synchronous file APIs): the files
+ * around the container (state records, logs, /proc readers, boot's chroot). A failure is a SyscallError
+ * naming the call and the path (`readfile /x: ENOENT`), as for any other call.
+ */
+export interface FileCalls {
+  readFile(path: string): Uint8Array;
+  readTextFile(path: string): string;
+  /** Writes `data` to `path`, created with `mode` (default 0o666 & ~umask); `createNew` fails on EEXIST. */
+  writeFile(path: string, data: Uint8Array | string, opts?: { mode?: number; createNew?: boolean }): void;
+  readLink(path: string): string;
+  /** lstat(2)'s file type at `path`; null when nothing is there (ENOENT). */
+  fileType(path: string): "file" | "dir" | "symlink" | "other" | null;
+  /** mkdir(2), of every missing parent too with `recursive`. */
+  mkdir(path: string, opts?: { recursive?: boolean; mode?: number }): void;
+  readDir(path: string): DirEntry[];
+  /** unlink(2) or rmdir(2); a whole tree with `recursive`. */
+  remove(path: string, opts?: { recursive?: boolean }): void;
+  rename(from: string, to: string): void;
+  symlink(target: string, path: string): void;
+  copyFile(from: string, to: string): void;
+}
+
+/**
+ * Terminal calls by meaning (each one ioctl, ffi/semantic.ts): no caller passes a request number or lays
+ * out a struct.
+ */
+export interface TtyCalls {
+  /** ioctl(TIOCSPTLCK, 0): unlocks the slave of the pty master `master`. */
+  unlockPty(master: number): void;
+  /** ioctl(TIOCGPTN): the number N of the slave /dev/pts/N of `master`. */
+  ptyNumber(master: number): number;
+  /** ioctl(TIOCGPTPEER, flags): opens the slave of `master` without a path lookup; the new fd. */
+  openPtyPeer(master: number, flags: number): number;
+  /** ioctl(TIOCSWINSZ): sets the window size of the terminal `fd`. */
+  setWindowSize(fd: number, rows: number, cols: number): void;
+  /** ioctl(TIOCSCTTY, 0): makes the terminal `fd` the caller's controlling tty. */
+  setControllingTty(fd: number): void;
+}
+
+/** Process attributes and capability sets by meaning (each one prctl, ffi/semantic.ts). */
+export interface ProcCtlCalls {
+  /** PR_SET_PDEATHSIG: the signal the caller gets when its parent dies (0: none). */
+  setParentDeathSignal(signo: number): void;
+  /** PR_SET_DUMPABLE: whether others of the same uid may ptrace the caller and open its /proc files. */
+  setDumpable(dumpable: boolean): void;
+  /** PR_SET_KEEPCAPS: whether the permitted set survives a switch away from uid 0. */
+  setKeepCaps(keep: boolean): void;
+  /** PR_SET_NO_NEW_PRIVS: execve can no longer grant privileges (set-id bits, file capabilities). */
+  setNoNewPrivs(): void;
+  /** PR_CAPBSET_DROP: removes capability `cap` from the caller's bounding set. */
+  dropBoundingCap(cap: number): void;
+  /** PR_CAP_AMBIENT_RAISE: adds `cap` (permitted and inheritable already) to the ambient set. */
+  raiseAmbientCap(cap: number): void;
+  /** PR_CAP_AMBIENT_LOWER: removes `cap` from the ambient set. */
+  lowerAmbientCap(cap: number): void;
+  /** PR_CAP_AMBIENT_CLEAR_ALL: empties the ambient set. */
+  clearAmbientCaps(): void;
+}
+
+/** Descriptor flags by meaning (each one fcntl, or two, ffi/semantic.ts). */
+export interface FdCtlCalls {
+  /** F_GETFL, F_SETFL: adds O_NONBLOCK to the file status flags of `fd`. */
+  setNonblocking(fd: number): void;
+  /** F_DUPFD_CLOEXEC: a CLOEXEC copy of `fd` at the lowest free number not below `min`. */
+  dupAtLeast(fd: number, min: number): number;
+  /** F_SETFD 0: `fd` stays open across execve. */
+  keepOnExec(fd: number): void;
+}
+
+/** The calls by meaning, each made of raw calls of the Kernel (ffi/semantic.ts writes them once). */
+export interface SemanticCalls extends TtyCalls, ProcCtlCalls, FdCtlCalls {}
+
+/** The raw calls: what ffi/linux*.ts implement against libc, and what a fake answers. */
+export interface RawKernel extends FsCalls, FileCalls, ProcCalls, SocketCalls, EpollCalls, BpfCalls {}
+
 /** Everything runts asks of the kernel. */
-export interface Kernel extends FsCalls, ProcCalls, SocketCalls, EpollCalls, BpfCalls {}
+export interface Kernel extends RawKernel, SemanticCalls {}

@@ -2,18 +2,9 @@
  * eBPF for cgroup v2 device control: the instruction encoding (struct bpf_insn), the opcodes a device
  * filter needs, and the bpf(2) calls that load such a program and attach it to a cgroup.
  */
-import type { BpfCalls } from "./kernel.ts";
+import type { BpfCalls, BpfInsn } from "./kernel.ts";
 import { sys } from "./libc.ts";
 import { addr, cstr } from "./mem.ts";
-
-/** One eBPF instruction. */
-export interface BpfInsn {
-  code: number;
-  dst: number;
-  src: number;
-  off: number;
-  imm: number;
-}
 
 /** The eBPF opcodes a cgroup device filter uses (class | size/op | source). */
 export const BPF_OP = {

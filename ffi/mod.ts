@@ -1,7 +1,9 @@
 /** The public face of ffi/: the Kernel interface, its real and fake implementations, errors and constants. */
 export type {
+  BpfInsn,
   CapSets,
   ChildStart,
+  DirEntry,
   ExecTarget,
   IdMaps,
   Kernel,
@@ -15,5 +17,5 @@ export { linux } from "./linux.ts";
 export { isErrno, SyscallError } from "./error.ts";
 export { Errno, errnoName, errnoText } from "./errno.ts";
 export * from "./consts.ts";
-export { BPF_DEVCG, BPF_OP, type BpfInsn, encodeBpf } from "./linux_bpf.ts";
+export { BPF_DEVCG, BPF_OP, encodeBpf } from "./linux_bpf.ts";
 export { cloneChildSupported } from "./clone_child.ts";

@@ -6,33 +6,29 @@ import { enterNamespaces, mountNamespaceKind, planNamespaces } from "../src/init
 import { ensureInRoot, openInRoot } from "../src/init/paths.ts";
 import { attachInPlace, enterRoot } from "../src/init/rootfs.ts";
 import { makedev } from "../src/init/devices.ts";
-import type { InitConfig } from "../src/protocol/init_config.ts";
+import type { CreateInitConfig, ExecInitConfig, InitConfig } from "../src/protocol/init_config.ts";
 import { waitStatus } from "../src/boot/loader.ts";
 import { exitCodeFromWaitStatus as exitCodeOf } from "../src/cmd/cmd.ts";
 import { applyCaps, prepareArgs } from "../src/boot/capability.ts";
-import { applyCredentials } from "../src/init/process.ts";
+import { applyCredentials } from "../src/credentials/credentials.ts";
 import { capMask, capNumber, lastCap } from "../src/specutils/capabilities.ts";
 import { FlagSet } from "../src/flag/flag.ts";
 import { defaultSpec } from "../src/specutils/default_spec.ts";
 
-function cfg(over: Partial<InitConfig> = {}): InitConfig {
+function cfg(over: Partial<CreateInitConfig> | Partial<ExecInitConfig> = {}): InitConfig {
   const spec = defaultSpec();
+  const common = { id: "c", spec, process: spec.process!, readyFd: 4, startFd: 5, cpuNum: 0, preserveFds: 0 };
+  if (over.mode === "exec") return { ...common, cgroupFds: [], join: [], ...over, mode: "exec" };
   return {
+    ...common,
     mode: "create",
-    id: "c",
-    spec,
-    process: spec.process!,
     mounts: [],
     rootFd: null,
     bindFds: {},
-    readyFd: 4,
-    startFd: 5,
     network: "sandbox",
     noPivot: false,
-    cpuNum: 0,
-    attached: false,
-    preserveFds: 0,
-    ...over,
+    cgroupFds: [],
+    ...over as Partial<CreateInitConfig>,
   };
 }
 

@@ -2,9 +2,10 @@
  * boot's own privileges (runsc's cmd/capability.go): applyCaps, callSelfAsNobody and setCapsAndCallSelf.
  * Credentials are changed with raw per-thread syscalls on the main thread, and execve follows at once.
  */
-import { type Kernel, PR } from "../../ffi/mod.ts";
+import type { Kernel } from "../../ffi/mod.ts";
 import type { LinuxCapabilities } from "../specutils/spec.ts";
-import { capMask, capNames, lastCap, raisableAmbient } from "../specutils/capabilities.ts";
+import { capMask, lastCap } from "../specutils/capabilities.ts";
+import { allCaps, applyCapabilities, switchUser, trimmedToPermitted } from "../credentials/credentials.ts";
 import { self } from "../specutils/exe.ts";
 import { log } from "../log/log.ts";
 import type { FlagSet } from "../flag/flag.ts";
@@ -39,6 +40,20 @@ export const BOOT_CAPS = [
 ] as const;
 
 /**
+ * The sets `boot --apply-caps` asks for: the app's, with BOOT_CAPS (and CAP_SYS_PTRACE when the platform
+ * needs it) added to bounding, effective and permitted. The native loader creates the container itself, so
+ * boot keeps BOOT_CAPS on top of the spec's sets (runsc's Sentry needs only the app's).
+ */
+export function bootCapabilities(app: LinuxCapabilities, ptrace: boolean): LinuxCapabilities {
+  const caps = structuredClone(app);
+  for (const set of ["bounding", "effective", "permitted"] as const) {
+    caps[set] = [...new Set([...caps[set] ?? [], ...BOOT_CAPS])];
+    if (ptrace) caps[set] = [...caps[set]!, "CAP_SYS_PTRACE"];
+  }
+  return caps;
+}
+
+/**
  * prepareArgs: the runts arguments of boot's next stage. `all` is this process's runts arguments (global
  * flags, the subcommand, then what `f` parsed); the result keeps the global flags and the subcommand, puts
  * `--attached` right after it when attached (PDEATHSIG does not survive a credential change), then `extra`,
@@ -61,39 +76,11 @@ export function prepareArgs(
 
 /**
  * applyCaps: trims every set to what this process has (with a warning per dropped cap), drops the
- * bounding caps not asked for, then sets effective/permitted/inheritable and the ambient set, skipping
- * ambient caps that are not both permitted and inheritable (raisableAmbient, the rule init follows too).
+ * bounding caps not asked for when it holds CAP_SETPCAP, then sets effective/permitted/inheritable and
+ * the ambient set (src/credentials/credentials.ts applyCapabilities, the app's applier too).
  */
 export function applyCaps(k: Kernel, caps: LinuxCapabilities): void {
-  const cur = k.capget();
-  const trim = (names: readonly string[] | undefined) => {
-    const want = capMask(names);
-    for (const n of capNames(want & ~cur.permitted)) {
-      log.warning(`Capability "${n}" is not permitted, dropping it.`);
-    }
-    return want & cur.permitted;
-  };
-  const bounding = trim(caps.bounding);
-  const sets = {
-    effective: trim(caps.effective),
-    permitted: trim(caps.permitted),
-    inheritable: trim(caps.inheritable),
-  };
-  const ambient = raisableAmbient(trim(caps.ambient), sets, log.debug);
-  const last = lastCap();
-  if (cur.effective & (1n << 8n) /* CAP_SETPCAP */) {
-    for (let c = 0; c <= last; c++) if (!(bounding & (1n << BigInt(c)))) k.prctl(PR.CAPBSET_DROP, c);
-  }
-  k.capset(sets);
-  for (let c = 0; c <= last; c++) {
-    k.prctl(
-      PR.CAP_AMBIENT,
-      ambient & (1n << BigInt(c)) ? PR.CAP_AMBIENT_RAISE : PR.CAP_AMBIENT_LOWER,
-      c,
-      0,
-      0,
-    );
-  }
+  applyCapabilities(k, trimmedToPermitted(k, caps), { lastCap: lastCap(), boundingIfSetpcap: true });
   log.debug(`Capabilities applied: ${JSON.stringify(caps)}`);
 }
 
@@ -119,14 +106,12 @@ export function callSelfAsNobody(k: Kernel, args: string[], appCaps: LinuxCapabi
     ...appCaps.ambient ?? [],
   ];
   const keep = capMask(wanted) & k.capget().permitted;
-  k.prctl(PR.SET_KEEPCAPS, 1);
-  k.setgroups([]);
-  k.setresgid(NOBODY);
-  k.setresuid(NOBODY);
-  k.capset({ effective: keep, permitted: keep, inheritable: keep });
-  for (const n of capNames(keep)) {
-    k.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, capMask([n]).toString(2).length - 1, 0, 0);
-  }
+  const nobody = { uid: NOBODY, gid: NOBODY, additionalGids: [] };
+  applyCapabilities(
+    k,
+    { bounding: allCaps(lastCap()), effective: keep, permitted: keep, inheritable: keep, ambient: keep },
+    { lastCap: lastCap(), between: () => switchUser(k, nobody) },
+  );
   execSelf(k, args);
 }
 

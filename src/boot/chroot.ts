@@ -19,32 +19,30 @@ export interface ChrootBind {
   writable?: boolean;
 }
 
-function exists(path: string): Deno.FileInfo | null {
-  try {
-    return Deno.lstatSync(path);
-  } catch {
-    return null;
-  }
-}
-
 function dirname(p: string): string {
   const i = p.lastIndexOf("/");
   return i <= 0 ? "/" : p.slice(0, i);
 }
 
 /** What a re-exec of this runts needs, as host paths (symlinks are recreated, not followed). */
-export function chrootBinds(): { binds: ChrootBind[]; symlinks: Array<[string, string]> } {
+export function chrootBinds(k: Kernel): { binds: ChrootBind[]; symlinks: Array<[string, string]> } {
+  const type = (path: string) => {
+    try {
+      return k.fileType(path);
+    } catch {
+      return null;
+    }
+  };
   const binds: ChrootBind[] = [];
   const symlinks: Array<[string, string]> = [];
   for (const p of ["/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin"]) {
-    const st = exists(p);
-    if (!st) continue;
-    if (st.isSymlink) symlinks.push([Deno.readLinkSync(p), p]);
-    else if (st.isDirectory) binds.push({ path: p, dir: true });
+    const t = type(p);
+    if (t === "symlink") symlinks.push([k.readLink(p), p]);
+    else if (t === "dir") binds.push({ path: p, dir: true });
   }
   // The nodes a container in a user namespace binds instead of mknod (src/init/devices.ts).
   for (const d of DEFAULT_DEVICES) {
-    if (exists(d.path)) binds.push({ path: d.path, dir: false, writable: true });
+    if (type(d.path) !== null) binds.push({ path: d.path, dir: false, writable: true });
   }
   const exe = self().path;
   if (!exe.startsWith("/usr/")) binds.push({ path: exe, dir: false });
@@ -52,12 +50,8 @@ export function chrootBinds(): { binds: ChrootBind[]; symlinks: Array<[string, s
   if (main && !Deno.build.standalone) binds.push({ path: dirname(main), dir: true });
   const cache = Deno.env.get("DENO_DIR") ??
     (Deno.env.get("HOME") ? `${Deno.env.get("HOME")}/.cache/deno` : "");
-  if (cache && exists(cache)?.isDirectory && !Deno.build.standalone) binds.push({ path: cache, dir: true });
+  if (cache && type(cache) === "dir" && !Deno.build.standalone) binds.push({ path: cache, dir: true });
   return { binds, symlinks };
-}
-
-function mkdirAll(path: string): void {
-  Deno.mkdirSync(path, { recursive: true });
 }
 
 /**
@@ -67,9 +61,10 @@ function mkdirAll(path: string): void {
  */
 export function setUpChroot(k: Kernel, logDirs: readonly string[] = []): void {
   const chroot = Deno.env.get("TMPDIR") || "/tmp";
-  const { binds, symlinks } = chrootBinds();
+  const { binds, symlinks } = chrootBinds(k);
+  const mkdirAll = (path: string) => k.mkdir(path, { recursive: true });
   // The re-executed boot reopens its logs by path, so their directories stay reachable (and writable).
-  for (const d of logDirs) if (exists(d)?.isDirectory) binds.push({ path: d, dir: true, writable: true });
+  for (const d of logDirs) if (k.fileType(d) === "dir") binds.push({ path: d, dir: true, writable: true });
   k.unshare(CLONE.NEWNS);
   k.mount("", "/", "", MS.SLAVE | MS.REC);
   // Open every source first: the tmpfs about to cover the chroot directory may hide some of them.
@@ -79,7 +74,7 @@ export function setUpChroot(k: Kernel, logDirs: readonly string[] = []): void {
   k.mount("/proc", `${chroot}/proc`, "", MS.BIND | MS.REC);
   // The kernel lets a user namespace's root mount sysfs only where a whole sysfs is already visible in
   // the mount namespace (as proc): a container with a user namespace needs this one.
-  if (exists("/sys")?.isDirectory) {
+  if (k.fileType("/sys") === "dir") {
     mkdirAll(`${chroot}/sys`);
     k.mount("/sys", `${chroot}/sys`, "", MS.BIND | MS.REC);
     k.mount("", `${chroot}/sys`, "", MS.BIND | MS.REMOUNT | MS.RDONLY);
@@ -87,13 +82,13 @@ export function setUpChroot(k: Kernel, logDirs: readonly string[] = []): void {
   mkdirAll(`${chroot}/etc`);
   mkdirAll(`${chroot}/tmp`); // init's staging point for the container root
   try {
-    Deno.copyFileSync("/etc/localtime", `${chroot}/etc/localtime`);
+    k.copyFile("/etc/localtime", `${chroot}/etc/localtime`);
   } catch (e) {
     log.warning(`copying /etc/localtime into the chroot: ${(e as Error).message}; using UTC`);
   }
   for (const [target, link] of symlinks) {
     mkdirAll(`${chroot}${dirname(link)}`);
-    Deno.symlinkSync(target, `${chroot}${link}`);
+    k.symlink(target, `${chroot}${link}`);
   }
   binds.forEach((b, i) => {
     const dest = `${chroot}${b.path}`;
@@ -101,7 +96,7 @@ export function setUpChroot(k: Kernel, logDirs: readonly string[] = []): void {
       mkdirAll(dest);
     } else {
       mkdirAll(dirname(dest));
-      Deno.writeFileSync(dest, new Uint8Array());
+      k.writeFile(dest, new Uint8Array());
     }
     k.mount(`/proc/self/fd/${sources[i]}`, dest, "", MS.BIND | MS.REC);
     k.close(sources[i]);

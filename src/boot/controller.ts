@@ -2,26 +2,51 @@
  * The control server's methods (runsc's boot/controller.go containerManager), served over urpc with Go's
  * method and field names.
  */
-import { Errno, F, isErrno, type Kernel, SIGNALS } from "../../ffi/mod.ts";
+import { Errno, isErrno, type Kernel, SIGNALS } from "../../ffi/mod.ts";
 
 import type { Process } from "../specutils/spec.ts";
 import { goField, isObject } from "../urpc/wire.ts";
 import { FilePayload, type Handler } from "../urpc/server.ts";
-import type { Loader } from "./loader.ts";
 import type { InitSpawn } from "./spawn_init.ts";
+import type { ExecInitPlan } from "../protocol/init_config.ts";
+import type { CgroupView } from "../cgroups/view.ts";
+import {
+  type BootStatus,
+  type ControlMethod,
+  type ControlMethods,
+  type ExecPlan,
+  methodName,
+  SignalMode,
+} from "../protocol/control.ts";
 import { processRows, usageStats } from "./procs.ts";
 import { readStats } from "../cgroups/stats.ts";
 import { setFrozen } from "../cgroups/freezer.ts";
 
-/**
- * The reply of containerManager.PrepareExec: how to spawn the exec'd init (spawnInit's config, pid
- * namespace and global flags); the container's cgroup directory fds come with it, in order.
- */
-export interface ExecPlan {
-  Config: InitSpawn["config"];
-  PidNS: InitSpawn["pidns"];
-  GlobalFlags: string[];
+/** What the controller serves: the container boot holds (the loader, src/boot/loader.ts). */
+export interface ServedContainer {
+  readonly id: string;
+  /** The app's host pid. */
+  readonly pid: number;
+  readonly status: BootStatus;
+  readonly exitStatus: number | null;
+  readonly init: { readonly kind: "clone" | "process" };
+  readonly cgroups: CgroupView | null;
+  /** The host pids of the container's processes. */
+  pids(): number[];
+  startRoot(): void;
+  waitExit(): Promise<number>;
+  waitPid(pid: number): Promise<number>;
+  execute(process: Process, stdio: [number, number, number]): number;
+  execSpawn(process: Process, stdio: [number, number, number], detached?: boolean): InitSpawn<ExecInitPlan>;
 }
+
+/** A served method: the argument as it arrived (checked here), and the reply the protocol names. */
+type Served = {
+  [M in ControlMethod]: (
+    arg: unknown,
+    files: number[],
+  ) => ControlMethods[M]["reply"] | Promise<ControlMethods[M]["reply"]> | FilePayload;
+};
 
 /** Signals whose default action is to ignore, stop or continue, which do not end a process. */
 const NOT_FATAL = new Set([0, 17, 18, 19, 20, 21, 22, 23, 28]);
@@ -29,9 +54,6 @@ const NOT_FATAL = new Set([0, 17, 18, 19, 20, 21, 22, 23, 28]);
 function terminatesByDefault(signo: number): boolean {
   return !NOT_FATAL.has(signo);
 }
-
-/** Signal delivery modes of containerManager.Signal. */
-export const SignalMode = { Process: 0, All: 1, ForegroundGroup: 2 } as const;
 
 function num(v: unknown, what: string): number {
   const n = typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v;
@@ -42,9 +64,9 @@ function num(v: unknown, what: string): number {
 /** The containerManager object. */
 export class Controller {
   readonly #k: Kernel;
-  readonly #l: Loader;
+  readonly #l: ServedContainer;
 
-  constructor(k: Kernel, loader: Loader) {
+  constructor(k: Kernel, loader: ServedContainer) {
     this.#k = k;
     this.#l = loader;
   }
@@ -62,23 +84,30 @@ export class Controller {
 
   /** The urpc method table. */
   handlers(): Record<string, Handler> {
+    const served = this.#methods();
+    return Object.fromEntries(
+      (Object.keys(served) as ControlMethod[]).map((m) => [methodName(m), served[m] as Handler]),
+    );
+  }
+
+  #methods(): Served {
     return {
-      "containerManager.StartRoot": (cid) => {
+      StartRoot: (cid) => {
         this.#checkCid(cid);
         this.#notPaused();
         this.#l.startRoot();
         return {};
       },
-      "containerManager.Wait": async (cid) => {
+      Wait: async (cid) => {
         this.#checkCid(cid);
         return await this.#l.waitExit();
       },
-      "containerManager.WaitPID": async (arg) => {
+      WaitPID: async (arg) => {
         if (!isObject(arg)) throw new Error("WaitPID: expected {PID, CID}");
         this.#checkCid(goField(arg, "CID"));
         return await this.#l.waitPid(num(goField(arg, "PID") ?? 0, "PID"));
       },
-      "containerManager.Signal": (arg) => {
+      Signal: (arg) => {
         if (!isObject(arg)) throw new Error("Signal: expected {CID, Signo, PID, Mode}");
         this.#checkCid(goField(arg, "CID"));
         this.#signal(
@@ -88,12 +117,12 @@ export class Controller {
         );
         return {};
       },
-      "containerManager.Processes": (cid) => {
+      Processes: (cid) => {
         this.#checkCid(cid);
         const rows = processRows(this.#l.pids());
         return rows.length ? rows : null;
       },
-      "containerManager.Event": () => {
+      Event: () => {
         const cgroups = this.#l.cgroups;
         const data = this.#l.exitStatus !== null
           ? {}
@@ -103,24 +132,24 @@ export class Controller {
         return { event: { type: "stats", id: this.#l.id, data }, containerUsage: {} };
       },
       // The cgroup freezer, through the cgroup fds boot was given (see src/cgroups/freezer.ts).
-      "containerManager.Pause": (cid) => {
+      Pause: (cid) => {
         this.#checkCid(cid);
         if (this.#l.status !== "running") throw new Error(`cannot pause a ${this.#l.status} container`);
         this.#freeze(true);
         this.#paused = true;
         return {};
       },
-      "containerManager.Resume": (cid) => {
+      Resume: (cid) => {
         this.#checkCid(cid);
         this.#freeze(false);
         this.#paused = false;
         return {};
       },
-      "containerManager.State": (cid) => {
+      State: (cid) => {
         this.#checkCid(cid);
         return { pid: this.#l.pid, status: this.#l.status, exitStatus: this.#l.exitStatus };
       },
-      "containerManager.ExecuteAsync": (arg, files) => {
+      ExecuteAsync: (arg, files) => {
         if (!isObject(arg)) throw new Error("ExecuteAsync: expected ExecArgs");
         this.#checkCid(goField(arg, "ContainerID"));
         this.#notPaused();
@@ -133,14 +162,14 @@ export class Controller {
       },
       // runts extension for `exec --detach`: the caller spawns the exec'd init itself, from exactly what
       // ExecuteAsync would use (docs/architecture.md, "exec"). The container's cgroup fds come as files.
-      "containerManager.PrepareExec": (arg) => {
+      PrepareExec: (arg) => {
         if (!isObject(arg)) throw new Error("PrepareExec: expected ExecArgs");
         this.#checkCid(goField(arg, "ContainerID"));
         this.#notPaused();
         const spawn = this.#l.execSpawn(execProcess(arg), [0, 1, 2], true);
         const fds: number[] = [];
         try {
-          for (const fd of spawn.cgroupFds ?? []) fds.push(this.#k.fcntl(fd, F.DUPFD_CLOEXEC, 3));
+          for (const fd of spawn.cgroupFds ?? []) fds.push(this.#k.dupAtLeast(fd, 3));
         } catch (e) {
           for (const fd of fds) this.#k.close(fd);
           throw e;

@@ -11,7 +11,8 @@
  *   joined it for the instant of the clone (spawn_init.ts withPidNamespace) would be stuck in it.
  */
 import { CLONE, type Kernel, O } from "../../ffi/mod.ts";
-import type { InitSpawn, PidNamespace } from "./spawn_init.ts";
+import type { InitSpawn } from "./spawn_init.ts";
+import type { PidNamespace } from "../protocol/init_config.ts";
 
 /** What a first child enters: a user namespace by path (or none), then the pid namespace for init. */
 export interface FirstChildPlan {
@@ -48,7 +49,7 @@ export function spawnAfterFirstChild(s: InitSpawn, plan: FirstChildPlan): InitSp
   return {
     ...s,
     pidns: { kind: "inherit" },
-    config: plan.user !== null ? { ...s.config, userEntered: true } : s.config,
+    config: plan.user !== null && s.config.mode === "create" ? { ...s.config, userEntered: true } : s.config,
   };
 }
 
@@ -59,7 +60,7 @@ export function spawnAfterFirstChild(s: InitSpawn, plan: FirstChildPlan): InitSp
  */
 export function execPlan(s: InitSpawn, canReturn: boolean): FirstChildPlan | null {
   if (canReturn) return null;
-  const user = s.config.join?.find((j) => j.type === "user")?.path ?? null;
+  const user = s.config.mode === "exec" ? s.config.join.find((j) => j.type === "user")?.path ?? null : null;
   if (user === null && s.pidns.kind !== "join") return null;
   return { user, pid: s.pidns };
 }

@@ -5,9 +5,8 @@
  * attached boot (`run`, no engine's subreaper to hand it to) reaps it as it ends (src/boot/creator.ts).
  */
 import { CLD, EPOLL, Errno, isErrno, type Kernel, MNT_DETACH, O, P, SIGNALS, W } from "../../ffi/mod.ts";
-import type { Config } from "../config/config.ts";
-import type { LinuxTimeOffset, Mount, Process, Spec } from "../specutils/spec.ts";
-import { parseTimeOffsets } from "../init/timens.ts";
+import type { Process } from "../specutils/spec.ts";
+
 import { log } from "../log/log.ts";
 import { EventLoop } from "../urpc/eventloop.ts";
 import { type Handler, UrpcServer } from "../urpc/server.ts";
@@ -15,37 +14,20 @@ import { applyFinalAffinity } from "../init/scheduling.ts";
 import { NOBODY } from "./capability.ts";
 import { mountNamespaceKind } from "../init/namespaces.ts";
 import type { InitSpawn } from "./spawn_init.ts";
+import type { BootStatus } from "../protocol/control.ts";
+import type { LoaderArgs } from "../protocol/loader_args.ts";
+import type { ExecInitPlan } from "../protocol/init_config.ts";
 import { createInit, execInit, initEnv, type InitProcess, initSpawnFor, pidNamespace } from "./start_init.ts";
 import { Controller } from "./controller.ts";
+import { execSpawnFor } from "./exec_plan.ts";
 import { testPause } from "../util/test_pause.ts";
 import { containerPids, exiting } from "./procs.ts";
 import { type CgroupView, viewFromFds } from "../cgroups/view.ts";
 import { cgroupPids } from "../cgroups/manager.ts";
 import { CREATOR_DEATH_SIGNAL, killMembers } from "./creator.ts";
 
-/** What boot hands the loader (runsc's boot.Args, plus the native extras). */
-export interface LoaderArgs {
-  id: string;
-  spec: Spec;
-  mounts: Mount[];
-  conf: Config;
-  controllerFd: number;
-  ioFds: number[];
-  stdioFds: [number, number, number];
-  preservedFds: number[];
-  numCpu: number;
-  totalMem: bigint;
-  userLogFd: number;
-  attached: boolean;
-  noPivot: boolean;
-  /** Directory fds of the container's cgroups (--cgroup-fd); init and exec'd processes join them. */
-  cgroupFds?: number[];
-  /** Forward the signals boot gets to the app (default); off when `run` hosts the loader and relays itself. */
-  forwardSignals?: boolean;
-}
-
 /** The container's life as boot sees it. */
-export type Status = "created" | "running" | "stopped";
+export type Status = BootStatus;
 
 /** Signals boot forwards to the app (runsc forwards 1–33 except SIGURG; Deno can listen to these). */
 const FORWARDED: Deno.Signal[] = [
@@ -250,44 +232,9 @@ export class Loader {
    * it for ExecuteAsync; for `exec --detach` the wrapper gets it through PrepareExec and spawns it itself,
    * so that the process descends from the engine's exec supervisor (docs/architecture.md, "exec").
    */
-  execSpawn(process: Process, stdio: [number, number, number], detached = false): InitSpawn {
+  execSpawn(process: Process, stdio: [number, number, number], detached = false): InitSpawn<ExecInitPlan> {
     if (this.status !== "running") throw new Error(`cannot exec in a ${this.status} container`);
-    // The user namespace first: the others are owned by it (init/namespaces.ts orders them so). Only
-    // namespaces the container does not share with boot: from inside a user namespace, setns into one of
-    // boot's (the host's cgroup namespace, say) is refused.
-    const types = [...containerJoins(this.#args.spec), "ipc", "uts", "network", "cgroup", "mount"]
-      .filter((t) => !sharedWithBoot(this.pid, t));
-    const join = types.map((type) => ({
-      type,
-      path: `/proc/${this.pid}/ns/${type === "network" ? "net" : type === "mount" ? "mnt" : type}`,
-    }));
-    const ownPidNs = this.#args.spec.linux?.namespaces?.some((n) => n.type === "pid") === true;
-    return {
-      config: {
-        mode: "exec",
-        id: this.#args.id,
-        spec: this.#args.spec,
-        process,
-        mounts: [],
-        join,
-        timeOffsets: containerTimeOffsets(this.#args.spec, this.pid),
-        network: "sandbox",
-        noPivot: false,
-        cpuNum: this.#args.numCpu,
-        attached: false,
-        preserveFds: 0,
-        detached,
-        // The root is a chroot below the mount namespace's own root: the exec'd process goes there too.
-        ...(mountNamespaceKind(this.#args.spec) === "own" ? {} : { joinRoot: `/proc/${this.pid}/root` }),
-      },
-      stdio,
-      preserved: [],
-      rootFd: null,
-      bindFds: {},
-      pidns: ownPidNs ? { kind: "join", path: `/proc/${this.pid}/ns/pid` } : { kind: "inherit" },
-      cgroupFds: this.#args.cgroupFds,
-      globalFlags: this.#args.conf.toFlags(),
-    };
+    return execSpawnFor(this.#k, this.#args, this.pid, process, stdio, detached);
   }
 
   /** Starts an exec'd process in the running container as boot's child (ExecuteAsync); its host pid. */
@@ -446,25 +393,4 @@ export class Loader {
       });
     });
   }
-}
-
-/** The namespaces an exec joins only when the container has them: user. */
-function containerJoins(spec: Spec): string[] {
-  return spec.linux?.namespaces?.some((n) => n.type === "user") ? ["user"] : [];
-}
-
-/** True when process `pid` is in boot's own namespace of `type` (an OCI type name). */
-function sharedWithBoot(pid: number, type: string): boolean {
-  const file = type === "network" ? "net" : type === "mount" ? "mnt" : type;
-  try {
-    return Deno.readLinkSync(`/proc/${pid}/ns/${file}`) === Deno.readLinkSync(`/proc/self/ns/${file}`);
-  } catch {
-    return false; // the exec's own setns reports what is wrong
-  }
-}
-
-/** The offsets of the app's time namespace when the container has one (src/init/timens.ts). */
-function containerTimeOffsets(spec: Spec, pid: number): Record<string, LinuxTimeOffset> | undefined {
-  if (!spec.linux?.namespaces?.some((n) => n.type === "time")) return undefined;
-  return parseTimeOffsets(Deno.readTextFileSync(`/proc/${pid}/timens_offsets`));
 }

@@ -1,17 +1,5 @@
 /** Reading the container's processes and usage from /proc and the cgroup files (synchronously). */
-
-/** One row of containerManager.Processes, with runsc's JSON field names. */
-export interface ProcessRow {
-  uid: number;
-  pid: number;
-  ppid: number;
-  threads: number[];
-  c: number;
-  tty: string;
-  stime: string;
-  time: string;
-  cmd: string;
-}
+import type { ProcessRow } from "../protocol/control.ts";
 
 function readText(path: string): string | null {
   try {

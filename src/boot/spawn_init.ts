@@ -4,15 +4,22 @@
  * Deno process whose main thread sits in a fresh pid namespace cannot create threads.
  */
 import { CLONE, Errno, isErrno, type Kernel, MOUNT_ATTR, O, SIGNALS } from "../../ffi/mod.ts";
-import { type InitConfig, READY } from "../protocol/init_config.ts";
+import {
+  type CreateInitPlan,
+  decodeReport,
+  type InitConfig,
+  type InitPlan,
+  type InitReport,
+  type PidNamespace,
+} from "../protocol/init_config.ts";
 import { self, selfArgv } from "../specutils/exe.ts";
-
-/** Where init's pid namespace comes from. */
-export type PidNamespace = { kind: "inherit" } | { kind: "new" } | { kind: "join"; path: string };
+import type { Mount } from "../specutils/spec.ts";
+import { isBindMount } from "../specutils/mount_options.ts";
+import { openRootfs } from "../specutils/rootfs.ts";
 
 /** Everything boot needs to start one init. */
-export interface InitSpawn {
-  config: Omit<InitConfig, "readyFd" | "startFd" | "rootFd" | "bindFds" | "cgroupFds">;
+export interface InitSpawn<P extends InitPlan = InitPlan> {
+  config: P;
   /** The container's stdin, stdout, stderr as boot's fds. */
   stdio: [number, number, number];
   /** boot fds that become the app's fds 3, 4, … */
@@ -35,6 +42,12 @@ export interface StartedInit {
   readyFd: number;
   /** Write end: one byte starts the app. */
   startFd: number;
+}
+
+/** `s` as a create's spawn; throws for an exec's. */
+export function createSpawn(s: InitSpawn): InitSpawn<CreateInitPlan> {
+  if (s.config.mode !== "create") throw new Error("internal error: an exec has no root to build");
+  return s as InitSpawn<CreateInitPlan>;
 }
 
 export function withPidNamespace<T>(k: Kernel, ns: PidNamespace, fn: () => T): T {
@@ -82,6 +95,68 @@ function readOnlyExe(k: Kernel): number | null {
   return roExe;
 }
 
+/*
+ * The io fds (boot's --io-fds): the root directory first, then one fd per bind mount, in mounts order.
+ * This module owns that order on both sides (the wrapper opens them, boot reads them back) and init's fd
+ * layout (layoutInitFds).
+ */
+
+/**
+ * Opens the source of every bind mount O_PATH (CLOEXEC; spawn's fd map donates them), in order. On a
+ * failure the fds opened so far are closed and the error names the mount.
+ */
+export function openBindSources(k: Kernel, mounts: readonly Mount[]): number[] {
+  const fds: number[] = [];
+  try {
+    for (const m of mounts) {
+      if (!isBindMount(m)) continue;
+      try {
+        fds.push(k.open(m.source ?? "", O.PATH | O.CLOEXEC));
+      } catch (e) {
+        throw new Error(`opening source of bind mount ${m.destination}: ${(e as Error).message}`, {
+          cause: e,
+        });
+      }
+    }
+  } catch (e) {
+    for (const fd of fds) k.close(fd);
+    throw e;
+  }
+  return fds;
+}
+
+/**
+ * Opens a container's io fds: the root directory (openRootfs: no symlink below the bundle), then each bind
+ * source (openBindSources). On a failure everything opened here is closed again.
+ */
+export function openIoFds(k: Kernel, rootfs: string, bundle: string, mounts: readonly Mount[]): number[] {
+  const root = openRootfs(k, rootfs, bundle);
+  try {
+    return [root, ...openBindSources(k, mounts)];
+  } catch (e) {
+    k.close(root);
+    throw e;
+  }
+}
+
+/** The mount each io fd stands for, in order: null for the root, then each bind mount. */
+export function ioFdMounts(mounts: readonly Mount[]): Array<Mount | null> {
+  return [null, ...mounts.filter(isBindMount)];
+}
+
+/** The io fds read back: the root's (null: none given) and each bind source's by mount index. */
+export function ioSources(ioFds: readonly number[], mounts: readonly Mount[]): {
+  rootFd: number | null;
+  bindFds: Record<string, number>;
+} {
+  const bindFds: Record<string, number> = {};
+  let next = 1;
+  mounts.forEach((m, i) => {
+    if (isBindMount(m) && next < ioFds.length) bindFds[String(i)] = ioFds[next++];
+  });
+  return { rootFd: ioFds.length ? ioFds[0] : null, bindFds };
+}
+
 /** Where every fd of an init goes: child fd → boot fd, and the configuration that names them. */
 export interface InitFdLayout {
   fds: Map<number, number>;
@@ -124,15 +199,10 @@ export function layoutInitFds(
     fds.set(next, fd);
     return next++;
   });
-  const config: InitConfig = {
-    ...s.config,
-    cgroupFds: cgroupChild,
-    readyFd,
-    startFd,
-    rootFd: rootChild,
-    bindFds: bindChild,
-    preserveFds: s.preserved.length,
-  };
+  const fdsOf = { cgroupFds: cgroupChild, readyFd, startFd, preserveFds: s.preserved.length };
+  const config: InitConfig = s.config.mode === "create"
+    ? { ...s.config, ...fdsOf, rootFd: rootChild, bindFds: bindChild }
+    : { ...s.config, ...fdsOf };
   return { fds, config, next };
 }
 
@@ -168,10 +238,14 @@ export function spawnInit(k: Kernel, s: InitSpawn, env: readonly string[]): Star
 }
 
 /**
- * Reads one line from init's ready pipe (blocking; init answers within its setup time). Returns the line,
- * or null at EOF.
+ * Reads one report from init's ready pipe (blocking; init answers within its setup time); null at EOF.
  */
-export function readLine(k: Kernel, fd: number): string | null {
+export function readReport(k: Kernel, fd: number): InitReport | null {
+  return decodeReport(readLine(k, fd));
+}
+
+/** Reads one line from `fd` (blocking); null at EOF. */
+function readLine(k: Kernel, fd: number): string | null {
   const bytes: number[] = [];
   const one = new Uint8Array(1);
   for (;;) {
@@ -188,11 +262,11 @@ export function readLine(k: Kernel, fd: number): string | null {
  */
 export function startExecInit(k: Kernel, started: StartedInit): void {
   try {
-    const ready = readLine(k, started.readyFd);
-    if (ready !== READY) throw new Error(`exec: ${ready?.replace(/^error: /, "") ?? "init exited"}`);
+    const ready = readReport(k, started.readyFd);
+    if (ready?.kind !== "ready") throw new Error(`exec: ${ready?.message ?? "init exited"}`);
     k.write(started.startFd, new Uint8Array(1));
-    const line = readLine(k, started.readyFd);
-    if (line !== null) throw new Error(`exec: ${line.replace(/^error: /, "")}`);
+    const failed = readReport(k, started.readyFd);
+    if (failed !== null) throw new Error(`exec: ${failed.kind === "error" ? failed.message : "ready twice"}`);
   } catch (e) {
     try {
       k.kill(started.pid, SIGNALS.KILL);

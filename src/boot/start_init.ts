@@ -19,20 +19,19 @@ import {
   SIGNALS,
   W,
 } from "../../ffi/mod.ts";
-import { READY } from "../protocol/init_config.ts";
+import type { PidNamespace } from "../protocol/init_config.ts";
 import { initJob } from "../init/child.ts";
 import { prepareClone } from "./userns.ts";
 import { clonedInits } from "./clone_inits.ts";
 import { isIdmapped } from "../specutils/idmap.ts";
 import { type CompiledFilter, compileSeccomp } from "../seccomp/compile.ts";
-import { isBindMount } from "../specutils/mount_options.ts";
-import type { LoaderArgs } from "./loader.ts";
+import type { LoaderArgs } from "../protocol/loader_args.ts";
 import type { Spec } from "../specutils/spec.ts";
 import {
   type InitSpawn,
+  ioSources,
   layoutInitFds,
-  type PidNamespace,
-  readLine,
+  readReport,
   spawnInit,
   startExecInit,
   withPidNamespace,
@@ -133,13 +132,13 @@ function createCloned(k: Kernel, s: InitSpawn): InitProcess {
 /** The process path of createInit: `runts init`, ready and waiting for its start byte. */
 function createProcess(k: Kernel, s: InitSpawn, env: readonly string[]): InitProcess {
   const init = spawnInit(k, s, env);
-  const line = readLine(k, init.readyFd);
-  if (line !== READY) {
+  const line = readReport(k, init.readyFd);
+  if (line?.kind !== "ready") {
     kill(k, init.pid);
     reap(k, init.pid);
     k.close(init.readyFd);
     k.close(init.startFd);
-    throw new Error(line?.replace(/^error: /, "") ?? "init exited before it was ready");
+    throw new Error(line?.message ?? "init exited before it was ready");
   }
   let open = true;
   const close = () => {
@@ -155,8 +154,10 @@ function createProcess(k: Kernel, s: InitSpawn, env: readonly string[]): InitPro
       if (!open) throw new Error("the container's process was started already");
       try {
         k.write(init.startFd, new Uint8Array(1));
-        const failed = readLine(k, init.readyFd);
-        if (failed !== null) throw new Error(failed.replace(/^error: /, ""));
+        const failed = readReport(k, init.readyFd);
+        if (failed !== null) {
+          throw new Error(failed.kind === "error" ? failed.message : "init was ready twice");
+        }
       } finally {
         close();
       }
@@ -242,12 +243,7 @@ export function pidNamespace(spec: Spec): PidNamespace {
 export function initSpawnFor(args: LoaderArgs): InitSpawn {
   const spec = args.spec;
   const pidns = pidNamespace(spec);
-  const bindFds: Record<string, number> = {};
-  const rootFd = args.ioFds.length ? args.ioFds[0] : null;
-  let next = 1;
-  args.mounts.forEach((m, i) => {
-    if (isBindMount(m) && next < args.ioFds.length) bindFds[String(i)] = args.ioFds[next++];
-  });
+  const { rootFd, bindFds } = ioSources(args.ioFds, args.mounts);
   return {
     config: {
       mode: "create",
@@ -258,7 +254,6 @@ export function initSpawnFor(args: LoaderArgs): InitSpawn {
       network: args.conf.network,
       noPivot: args.noPivot,
       cpuNum: args.numCpu,
-      attached: args.attached,
       preserveFds: args.preservedFds.length,
     },
     stdio: args.stdioFds,

@@ -24,7 +24,8 @@ import { capableInOwnNamespace, rootlessIdMaps } from "./rootless.ts";
 import { enterForInit, execPlan, type FirstChildPlan, spawnAfterFirstChild } from "./first_child.ts";
 import { inInitialUserNamespace } from "../util/privilege.ts";
 import { log } from "../log/log.ts";
-import type { InitSpawn } from "./spawn_init.ts";
+import { createSpawn, type InitSpawn } from "./spawn_init.ts";
+import type { CreateInitPlan } from "../protocol/init_config.ts";
 
 export type { IdMaps };
 
@@ -100,7 +101,7 @@ export interface DetachedSources {
  */
 export function detachSources(
   k: Kernel,
-  s: InitSpawn,
+  s: InitSpawn<CreateInitPlan>,
   adjust: (index: number, tree: number) => void = () => {},
 ): DetachedSources {
   const made: number[] = [];
@@ -166,9 +167,10 @@ export function prepareClone(k: Kernel, s: InitSpawn): ClonePreparation {
   // Only root of the host may setns back into boot's own pid namespace (src/boot/first_child.ts).
   const canReturn = privileged && inInitialUserNamespace();
   if (s.config.mode !== "create") return withFirstChild(k, s, execPlan(s, canReturn));
+  const c = createSpawn(s);
   const newUser = wantsNewUserNamespace(spec);
   const joined = getNS(spec, "user")?.path;
-  const idmapped = s.config.mounts.some(isIdmapped);
+  const idmapped = c.config.mounts.some(isIdmapped);
   if (!privileged) {
     if (idmapped) throw new Error("idmapped mounts need a privileged runtime (CAP_SYS_ADMIN)");
     if (!newUser && !joined) {
@@ -183,20 +185,20 @@ export function prepareClone(k: Kernel, s: InitSpawn): ClonePreparation {
     ? { user: joined ?? null, pid: s.pidns }
     : null;
   // Unprivileged, init cannot copy the host's mount trees (open_tree): it always takes them by path.
-  if (privileged && !newUser && !first && !idmapped) return passThrough(s);
+  if (privileged && !newUser && !first && !idmapped) return passThrough(c);
   if (newUser && first) {
     // The first child would have to make the user namespace after joining the pid namespace.
     throw new Error(
       "a new user namespace in a joined pid namespace needs a runtime that is root of the host",
     );
   }
-  const idmapper = idmapped ? new Idmapper(k, spec, s.config.mounts) : null;
+  const idmapper = idmapped ? new Idmapper(k, spec, c.config.mounts) : null;
   let sources: DetachedSources | null = null;
   try {
     // Unprivileged, init takes the sources by path in its own mount namespace (src/init/rootless.ts).
     sources = privileged
-      ? detachSources(k, s, (i, tree) => idmapper?.apply(i, tree))
-      : { spawn: { ...s, config: { ...s.config, sourcesByPath: true } }, close() {} };
+      ? detachSources(k, c, (i, tree) => idmapper?.apply(i, tree))
+      : { spawn: { ...c, config: { ...c.config, sourcesByPath: true } }, close() {} };
     const maps = newUser ? (privileged ? specIdMaps(spec) : rootlessIdMaps(k, spec)) : null;
     const writer = maps ? startMapWriter(k, maps) : null;
     const done = sources;

@@ -34,3 +34,19 @@ export interface Command {
   setFlags(f: FlagSet): void;
   execute(ctx: CommandContext, f: FlagSet): ExitStatus | Promise<ExitStatus>;
 }
+
+/** The help group of the commands only runts itself invokes. */
+export const INTERNAL = "internal use only";
+
+/** One registered subcommand (src/cmd/registry.ts). */
+export interface Entry {
+  /** One line for the command list; must equal the command's own synopsis. */
+  synopsis: string;
+  /** Help group: user-facing when absent. */
+  group?: typeof INTERNAL;
+  /** Imports the command's module and creates the command. */
+  load: () => Promise<Command>;
+}
+
+/** The subcommands by name. */
+export type Registry = Readonly<Record<string, Entry>>;

@@ -3,7 +3,7 @@ import type { Ref } from "../flag/flag.ts";
 import type { FlagSet } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { linux } from "../../ffi/mod.ts";
-import { Container } from "../wrapper/container.ts";
+import { createContainer } from "../wrapper/container_create.ts";
 import { failWith } from "./oci.ts";
 import { log } from "../log/log.ts";
 
@@ -59,7 +59,7 @@ export class CreateFlags {
     const listenFds = forUs ? Number(Deno.env.get("LISTEN_FDS") ?? "0") : 0;
     const preserve = this.preserveFds.value + (Number.isInteger(listenFds) && listenFds > 0 ? listenFds : 0);
     if (this.userLog.value) log.debug("--user-log is ignored");
-    return await Container.create(linux, ctx.conf, {
+    return await createContainer(linux, ctx.conf, {
       id,
       bundle: this.bundle.value || ".",
       consoleSocket: this.consoleSocket.value || undefined,

@@ -5,6 +5,7 @@ import { Errno, isErrno, linux } from "../../ffi/mod.ts";
 import { ContainerError } from "../wrapper/errors.ts";
 import { StateDir } from "../wrapper/state_file.ts";
 import { stateRoot } from "../wrapper/container.ts";
+import { deleteContainer } from "../wrapper/container_delete.ts";
 import { validateID } from "../wrapper/id.ts";
 import { FileLock } from "../wrapper/lock.ts";
 import { log } from "../log/log.ts";
@@ -29,7 +30,7 @@ class Delete implements Command {
     if (f.nArg() === 0) return ExitStatus.UsageError;
     for (const id of f.args()) {
       try {
-        await loadContainer(linux, ctx, id).delete(this.force.value);
+        await deleteContainer(loadContainer(linux, ctx, id), this.force.value);
       } catch (e) {
         if (e instanceof ContainerError && e.kind === "not-exist" && this.force.value) {
           // A create that died before writing its state may have left the directory.

@@ -4,7 +4,7 @@
  */
 import type { FlagSet, Ref } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
-import { linux } from "../../ffi/mod.ts";
+import { type Kernel, linux } from "../../ffi/mod.ts";
 import type { LinuxCapabilities, Process, Spec } from "../specutils/spec.ts";
 import { absOf } from "../specutils/path.ts";
 import { writeFileAtomic } from "../wrapper/atomic.ts";
@@ -20,10 +20,12 @@ import {
   sendFd,
 } from "../wrapper/pty.ts";
 import { waitRelaying } from "../wrapper/relay.ts";
-import { SignalMode } from "../wrapper/control.ts";
+import { methodName, SignalMode } from "../protocol/control.ts";
 import { log } from "../log/log.ts";
 import { EXEC_FAILURE_CODE, fail, failWith, loadContainer } from "./oci.ts";
-import { checkTerminal, loadContainerModules } from "../wrapper/container.ts";
+import { loadContainerModules } from "../wrapper/container.ts";
+import { checkTerminal } from "../wrapper/container_create.ts";
+import { execInContainer, recordedExecStatus } from "../wrapper/container_exec.ts";
 
 /** The command-line overrides of `exec` without --process (runc's getProcess). */
 export interface ExecOverrides {
@@ -72,10 +74,10 @@ export function processFromFlags(spec: Spec, o: ExecOverrides): Process {
 }
 
 /** Reads a --process file (an OCI process object). */
-export function readProcessFile(path: string): Process {
+export function readProcessFile(path: string, k: Kernel = linux): Process {
   let p: Process;
   try {
-    p = JSON.parse(Deno.readTextFileSync(path));
+    p = JSON.parse(k.readTextFile(path));
   } catch (e) {
     throw new ContainerError("invalid", `reading process file ${path}: ${(e as Error).message}`);
   }
@@ -205,7 +207,7 @@ class Exec implements Command {
       let pid: number;
       await loadContainerModules();
       try {
-        pid = c.execute(process, stdio, detach);
+        pid = execInContainer(c, process, stdio, detach);
       } catch (e) {
         if (channel) closeConsoleChannel(k, channel);
         throw e;
@@ -227,7 +229,7 @@ class Exec implements Command {
       }
       if (detach) return ExitStatus.Success;
       try {
-        pending = PendingCall.send(k, c.rec.controlAddress, "containerManager.WaitPID", {
+        pending = PendingCall.send(k, c.rec.controlAddress, methodName("WaitPID"), {
           PID: pid,
           CID: id,
         });
@@ -248,7 +250,7 @@ class Exec implements Command {
         if (e instanceof RemoteError) throw e;
         pending?.close();
         pending = undefined;
-        const ws = c.recordedExecStatus(pid);
+        const ws = recordedExecStatus(c, pid);
         if (ws === null) throw e;
         ctx.waitStatus = ws;
       }

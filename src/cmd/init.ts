@@ -3,7 +3,7 @@ import type { Command, CommandContext } from "./command.ts";
 import { ExitStatus } from "./command.ts";
 import type { FlagSet, Ref } from "../flag/flag.ts";
 import { linux } from "../../ffi/mod.ts";
-import type { InitConfig } from "../protocol/init_config.ts";
+import { parseInitConfig } from "../protocol/init_config.ts";
 import { runInit } from "../init/init.ts";
 import { MAX_SPEC_BYTES, readAll } from "../specutils/read_all.ts";
 
@@ -25,8 +25,7 @@ class Init implements Command {
     // The configuration carries the spec and the mount list: allow twice a spec's size.
     const bytes = readAll(linux, fd, 2 * MAX_SPEC_BYTES);
     linux.close(fd);
-    const cfg = JSON.parse(new TextDecoder().decode(bytes)) as InitConfig;
-    runInit(linux, cfg);
+    runInit(linux, parseInitConfig(new TextDecoder().decode(bytes)));
   }
 }
 

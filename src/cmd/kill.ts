@@ -3,9 +3,10 @@ import type { FlagSet, Ref } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { linux } from "../../ffi/mod.ts";
 import { parseSignal } from "../wrapper/signal.ts";
-import { SignalMode } from "../wrapper/control.ts";
+import { SignalMode } from "../protocol/control.ts";
 import { ContainerError } from "../wrapper/errors.ts";
 import { fail, failWith, loadContainer } from "./oci.ts";
+import { signalContainer } from "../wrapper/container_kill.ts";
 
 class Kill implements Command {
   readonly name = "kill";
@@ -39,7 +40,7 @@ class Kill implements Command {
         }
         c.control().signal(c.id, signo, SignalMode.Process, this.pid.value);
       } else {
-        c.signal(signo, this.all.value);
+        signalContainer(c, signo, this.all.value);
       }
     } catch (e) {
       return failWith(ctx, e);

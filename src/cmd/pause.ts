@@ -3,6 +3,7 @@ import type { FlagSet } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { linux } from "../../ffi/mod.ts";
 import { failWith, loadContainer } from "./oci.ts";
+import { setPaused } from "../wrapper/container_pause.ts";
 
 /** pause or resume. */
 export class PauseResume implements Command {
@@ -23,7 +24,7 @@ export class PauseResume implements Command {
   execute(ctx: CommandContext, f: FlagSet): ExitStatus {
     if (f.nArg() !== 1) return ExitStatus.UsageError;
     try {
-      loadContainer(linux, ctx, f.arg(0)).setPaused(this.pause);
+      setPaused(loadContainer(linux, ctx, f.arg(0)), this.pause);
     } catch (e) {
       return failWith(ctx, e);
     }

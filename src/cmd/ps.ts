@@ -2,7 +2,7 @@
 import type { FlagSet, Ref } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { linux } from "../../ffi/mod.ts";
-import type { ProcessRow } from "../wrapper/control.ts";
+import type { ProcessRow } from "../protocol/control.ts";
 import { writeStdout } from "./cmd.ts";
 import { fail, failWith, loadContainer, textTable } from "./oci.ts";
 

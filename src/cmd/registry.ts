@@ -3,30 +3,17 @@
  * pays for one command, not all of them. To add a command: write src/cmd/<name>.ts exporting
  * `createCommand(): Command`, and append one line here.
  */
-import type { Command } from "./command.ts";
-
-/** The help group of the commands only runts itself invokes. */
-export const INTERNAL = "internal use only";
-
-/** One registered subcommand. */
-export interface Entry {
-  /** One line for the command list; must equal the command's own synopsis. */
-  synopsis: string;
-  /** Help group: user-facing when absent. */
-  group?: typeof INTERNAL;
-  /** Imports the command's module and creates the command. */
-  load: () => Promise<Command>;
-}
+import { type Entry, INTERNAL } from "./command.ts";
 
 /** All subcommands by name. */
 export const REGISTRY: Record<string, Entry> = {
   help: {
     synopsis: "Print help.",
-    load: async () => (await import("./help.ts")).createCommand(),
+    load: async () => (await import("./help.ts")).createCommand(REGISTRY),
   },
   flags: {
     synopsis: "describe all known top-level flags",
-    load: async () => (await import("./help.ts")).createFlagsCommand(),
+    load: async () => (await import("./help.ts")).createFlagsCommand(REGISTRY),
   },
   boot: {
     synopsis: "launch a sandbox process (internal use only)",

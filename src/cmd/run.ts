@@ -8,9 +8,11 @@ import type { FlagSet, Ref } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { Errno, isErrno, linux, P, W } from "../../ffi/mod.ts";
 import type { Container } from "../wrapper/container.ts";
+import { startContainer } from "../wrapper/container_start.ts";
+import { deleteContainer } from "../wrapper/container_delete.ts";
 import { PendingCall } from "../wrapper/pending_call.ts";
 import { waitRelaying } from "../wrapper/relay.ts";
-import { SignalMode } from "../wrapper/control.ts";
+import { methodName, SignalMode } from "../protocol/control.ts";
 import { log } from "../log/log.ts";
 import { CreateFlags } from "./create.ts";
 import { failWith } from "./oci.ts";
@@ -49,12 +51,12 @@ class Run implements Command {
     let pending: PendingCall | undefined;
     try {
       if (this.detach.value) {
-        await c.start();
+        await startContainer(c);
         return ExitStatus.Success;
       }
       // Wait must be in flight before the app can exit (see pending_call.ts).
-      pending = PendingCall.send(k, c.rec.controlAddress, "containerManager.Wait", id);
-      await c.start();
+      pending = PendingCall.send(k, c.rec.controlAddress, methodName("Wait"), id);
+      await startContainer(c);
       await waitRelaying(k, {
         readyFd: pending.fd,
         ttyMaster,
@@ -111,7 +113,7 @@ class Run implements Command {
 
   private async cleanUp(c: Container): Promise<void> {
     try {
-      await c.delete(true);
+      await deleteContainer(c, true);
     } catch (e) {
       log.warning(`deleting container ${c.id}: ${(e as Error).message}`);
     }

@@ -2,6 +2,7 @@
 import type { FlagSet, Ref } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { defaultSpec } from "../specutils/default_spec.ts";
+import { linux } from "../../ffi/mod.ts";
 import { fail, failWith } from "./oci.ts";
 
 class SpecCommand implements Command {
@@ -22,14 +23,13 @@ class SpecCommand implements Command {
     const dir = this.bundle.value || ".";
     const path = `${dir}/config.json`;
     try {
-      Deno.lstatSync(path);
-      return fail(ctx, `File ${path} exists. Remove it first`);
+      if (linux.fileType(path) !== null) return fail(ctx, `File ${path} exists. Remove it first`);
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) return failWith(ctx, e);
+      return failWith(ctx, e);
     }
     try {
       const spec = defaultSpec({ rootless: this.rootless.value || ctx.conf.rootless });
-      Deno.writeTextFileSync(path, JSON.stringify(spec, null, "\t") + "\n", { createNew: true, mode: 0o666 });
+      linux.writeFile(path, JSON.stringify(spec, null, "\t") + "\n", { createNew: true, mode: 0o666 });
     } catch (e) {
       return failWith(ctx, e);
     }

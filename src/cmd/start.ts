@@ -3,6 +3,7 @@ import type { FlagSet } from "../flag/flag.ts";
 import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { linux } from "../../ffi/mod.ts";
 import { failWith, loadContainer } from "./oci.ts";
+import { startContainer } from "../wrapper/container_start.ts";
 
 class Start implements Command {
   readonly name = "start";
@@ -14,7 +15,7 @@ class Start implements Command {
   async execute(ctx: CommandContext, f: FlagSet): Promise<ExitStatus> {
     if (f.nArg() !== 1) return ExitStatus.UsageError;
     try {
-      await loadContainer(linux, ctx, f.arg(0)).start();
+      await startContainer(loadContainer(linux, ctx, f.arg(0)));
     } catch (e) {
       return failWith(ctx, e);
     }

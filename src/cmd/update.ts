@@ -158,7 +158,7 @@ class Update implements Command {
   }
 
   private read(source: string): LinuxResources {
-    const text = source === "-" ? new TextDecoder().decode(readAll(linux, 0)) : Deno.readTextFileSync(source);
+    const text = source === "-" ? new TextDecoder().decode(readAll(linux, 0)) : linux.readTextFile(source);
     const r = JSON.parse(text);
     if (!r || typeof r !== "object" || Array.isArray(r)) {
       throw new Error("--resources: expected a JSON object");

@@ -4,6 +4,7 @@ import { type Command, type CommandContext, ExitStatus } from "./command.ts";
 import { linux } from "../../ffi/mod.ts";
 import { exitCodeFromWaitStatus, writeStdout } from "./cmd.ts";
 import { fail, failWith, loadContainer } from "./oci.ts";
+import { waitStatus } from "../wrapper/container_wait.ts";
 
 class Wait implements Command {
   readonly name = "wait";
@@ -38,7 +39,7 @@ class Wait implements Command {
       if (pid !== -1) {
         ws = c.control().waitPID(id, pid);
       } else {
-        const status = c.waitStatus();
+        const status = waitStatus(c);
         if (status === null) return fail(ctx, "container not running and its exit status is unavailable");
         ws = status;
       }

@@ -6,21 +6,20 @@
  * the simulated clone child. What each stage asked of the kernel is the plan; the first error is the
  * refusal a real create would give.
  */
-import { AT, Errno, isErrno, type Kernel, PR, SIGNALS } from "../../ffi/mod.ts";
+import { AT, Errno, isErrno, type Kernel, SIGNALS } from "../../ffi/mod.ts";
 import type { Config } from "../config/config.ts";
 import { FlagSet } from "../flag/flag.ts";
 import { absOf } from "../specutils/path.ts";
 import { lastCap } from "../specutils/capabilities.ts";
 import { readMounts, readSpecFromFile } from "../specutils/specutils.ts";
 import type { Hooks } from "../specutils/spec.ts";
+import { loadContainerModules, stateRoot } from "../wrapper/container.ts";
 import {
   checkTerminal,
   type CreatableSpec,
-  loadContainerModules,
   openBundleSpec,
-  stateRoot,
   totalMemoryFlag,
-} from "../wrapper/container.ts";
+} from "../wrapper/container_create.ts";
 import { ContainerError } from "../wrapper/errors.ts";
 import { validateID } from "../wrapper/id.ts";
 import { FileLock } from "../wrapper/lock.ts";
@@ -33,6 +32,7 @@ import { type CgroupRecord, openCgroupDirs, setUpCgroups } from "../cgroups/cont
 import { detectLayout, type Layout, parseProcCgroup } from "../cgroups/layout.ts";
 import { compileSeccomp } from "../seccomp/compile.ts";
 import { clonedInits, createInit, initEnv, initSpawnFor } from "../boot/start_init.ts";
+import { BootFlags } from "../protocol/boot_flags.ts";
 import { planKernel } from "./kernel.ts";
 import { forkState, type PlanContext, type PlanOp, type PlanState, type Stage } from "./state.ts";
 import {
@@ -129,7 +129,7 @@ function ints(f: FlagSet, name: string): number[] {
   return (f.lookup(name) ?? "[]").replace(/^\[|\]$/g, "").split(" ").filter(Boolean).map(Number);
 }
 
-async function bootStage(k: Kernel, s: PlanState, opts: ExplainOptions, warn: (m: string) => void) {
+function bootStage(k: Kernel, s: PlanState, opts: ExplainOptions, warn: (m: string) => void) {
   const spawned = s.spawned!;
   s.stage = "boot";
   s.proc = {
@@ -141,13 +141,12 @@ async function bootStage(k: Kernel, s: PlanState, opts: ExplainOptions, warn: (m
   };
   s.procs.set(spawned.pid, s.proc);
   // boot's own flag definitions parse the command line the wrapper built.
-  const boot = (await import("../cmd/boot.ts")).createCommand();
   const f = new FlagSet("boot");
-  boot.setFlags(f);
+  new BootFlags(f);
   f.parse(spawned.argv.slice(spawned.argv.indexOf("boot") + 1));
   const num = (name: string) => Number(f.lookup(name));
   const attached = f.lookup("attached") === "true";
-  if (attached) k.prctl(PR.SET_PDEATHSIG, SIGNALS.KILL);
+  if (attached) k.setParentDeathSignal(SIGNALS.KILL);
   const spec = readSpecFromFile(k, f.lookup("bundle") ?? "", num("spec-fd"), warn);
   const mounts = readMounts(k, num("mounts-fd"));
   k.close(num("mounts-fd"));
@@ -294,7 +293,7 @@ export async function explainBundle(opts: ExplainOptions): Promise<Plan> {
   const wrapperProc = s.proc;
   try {
     const spec = wrapperStage(k, s, opts, warn, notes);
-    await bootStage(k, s, opts, warn);
+    bootStage(k, s, opts, warn);
     s.proc = wrapperProc;
     s.stage = "wrapper";
     hookOps(s, spec.hooks);

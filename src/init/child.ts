@@ -4,7 +4,7 @@
  * `runts init` process (src/init/init.ts), without a Deno start: the fds are moved to their places, then
  * prepare(), the parent-death signal, the fds the app must not see, the rlimits, seccomp, execve.
  */
-import { CLOSE_RANGE_CLOEXEC, type ExecTarget, F, type Kernel, O, PR, SIGNALS } from "../../ffi/mod.ts";
+import { CLOSE_RANGE_CLOEXEC, type ExecTarget, type Kernel, O, SIGNALS } from "../../ffi/mod.ts";
 import type { CompiledFilter } from "../seccomp/compile.ts";
 import { lastCap } from "../specutils/capabilities.ts";
 import { laterPause, testPause } from "../util/test_pause.ts";
@@ -40,7 +40,7 @@ export interface ChildInit {
  */
 export function moveFds(k: Kernel, fds: ReadonlyMap<number, number>): void {
   const top = Math.max(...fds.keys()) + 1;
-  const temps = [...fds].map(([to, from]) => [to, k.fcntl(from, F.DUPFD_CLOEXEC, top)] as const);
+  const temps = [...fds].map(([to, from]) => [to, k.dupAtLeast(from, top)] as const);
   for (const [to, tmp] of temps) k.dup3(tmp, to, 0);
   for (const [, tmp] of temps) k.close(tmp);
   k.closeRange(top, 0xffffffff, CLOSE_RANGE_CLOEXEC);
@@ -55,9 +55,9 @@ export function initJob(k: Kernel, c: ChildInit): () => ExecTarget {
     // While still boot's credentials: PTRACE_TRACEME records the tracee's credentials as its tracer's, and
     // an execve under a tracer without CAP_SYS_PTRACE would ignore set-id bits and file capabilities.
     if (c.traceUntilStart) k.ptraceTraceMe();
-    k.prctl(PR.SET_PDEATHSIG, SIGNALS.KILL);
+    k.setParentDeathSignal(SIGNALS.KILL);
     // Until execve no process of the container may ptrace init or open its /proc files.
-    k.prctl(PR.SET_DUMPABLE, 0);
+    k.setDumpable(false);
     testPause("init-start");
     const beforeExec = laterPause(
       "init-before-exec",
@@ -66,7 +66,7 @@ export function initJob(k: Kernel, c: ChildInit): () => ExecTarget {
     );
     const prepared = prepare(k, cfg, lastCap(), c.filter);
     // The credential change cleared it. A detached exec outlives the `runts exec` that made it.
-    k.prctl(PR.SET_PDEATHSIG, cfg.detached ? 0 : SIGNALS.KILL);
+    k.setParentDeathSignal(cfg.mode === "exec" && cfg.detached ? 0 : SIGNALS.KILL);
     k.closeRange(3 + cfg.preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
     beforeExec.pause();
     beforeExec.close();

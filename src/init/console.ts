@@ -5,9 +5,8 @@
  * the socket (SCM_RIGHTS, runc's console-socket message) and makes the slave its fds 0–2. A pty slave
  * given as stdio (the boot contract's older form) is used as it is.
  */
-import { type Kernel, O, S_IF, SOCK, TIOC } from "../../ffi/mod.ts";
+import { type Kernel, O, S_IF, SOCK } from "../../ffi/mod.ts";
 import type { Process } from "../specutils/spec.ts";
-import { setWindowSize } from "../wrapper/pty.ts";
 import { openInRoot } from "./paths.ts";
 
 /** True when init must make the console itself: a terminal process whose stdin is a socket. */
@@ -27,9 +26,9 @@ export function setUpConsole(k: Kernel, p: Process, rootFd?: number): void {
     : openInRoot(k, rootFd, "/dev/ptmx", flags);
   let slave = -1;
   try {
-    k.ioctl(master, TIOC.SPTLCK, new Uint8Array(4)); // *arg = 0: unlock
-    slave = k.ioctl(master, TIOC.GPTPEER, BigInt(O.RDWR | O.NOCTTY | O.CLOEXEC));
-    if (p.consoleSize) setWindowSize(k, slave, p.consoleSize.height, p.consoleSize.width);
+    k.unlockPty(master);
+    slave = k.openPtyPeer(master, O.RDWR | O.NOCTTY | O.CLOEXEC);
+    if (p.consoleSize) k.setWindowSize(slave, p.consoleSize.height, p.consoleSize.width);
     k.sendmsg(0, new TextEncoder().encode("/dev/ptmx"), [master], SOCK.MSG_NOSIGNAL);
     for (const fd of [0, 1, 2]) k.dup3(slave, fd, 0);
   } finally {

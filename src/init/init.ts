@@ -4,25 +4,16 @@
  * the start byte and execve's the app, which keeps its pid.
  */
 import { applyScheduling } from "./scheduling.ts";
-import {
-  type CapSets,
-  CLONE,
-  CLOSE_RANGE_CLOEXEC,
-  F,
-  type Kernel,
-  PR,
-  SIGNALS,
-  TIOC,
-} from "../../ffi/mod.ts";
+import { type CapSets, CLONE, CLOSE_RANGE_CLOEXEC, type Kernel, SIGNALS } from "../../ffi/mod.ts";
 import type { InitConfig } from "../protocol/init_config.ts";
-import { READY } from "../protocol/init_config.ts";
+import { encodeReport, type InitReport } from "../protocol/init_config.ts";
 import { joinCgroups } from "../cgroups/join.ts";
 import { testPause } from "../util/test_pause.ts";
 import { setUpConsole, wantsConsole } from "./console.ts";
 import { enterNamespaces, planNamespaces } from "./namespaces.ts";
 import { buildRoot, takeSources } from "./rootfs.ts";
+import { applyCredentials } from "../credentials/credentials.ts";
 import {
-  applyCredentials,
   applyOomScoreAdj,
   applyPersonality,
   applyRlimits,
@@ -49,9 +40,9 @@ function restrictCpus(k: Kernel, n: number): void {
   if (n < cpus.length) k.schedSetaffinity(0, cpus.slice(0, n));
 }
 
-/** Sends one line to boot over the ready pipe. */
-export function report(k: Kernel, fd: number, line: string): void {
-  const bytes = encoder.encode(line.replaceAll("\n", " ") + "\n");
+/** Sends one report to boot over the ready pipe. */
+export function report(k: Kernel, fd: number, r: InitReport): void {
+  const bytes = encoder.encode(encodeReport(r));
   let off = 0;
   while (off < bytes.length) off += k.write(fd, bytes.subarray(off));
 }
@@ -101,7 +92,7 @@ export function prepare(
   const groups = plan.user ? enteredUserNamespace(k, cfg) : true;
   // A network namespace of its own starts with `lo` down; runtimes bring it up (runc does).
   if (plan.unshare & CLONE.NEWNET) k.linkUp("lo");
-  if (sources) {
+  if (sources && cfg.mode === "create") {
     buildRoot(k, cfg, sources, ownNamespaces(k, before));
     setNames(k, cfg.spec);
   }
@@ -118,7 +109,7 @@ export function prepare(
   // Its own session, so signals to the foreground group reach the app's group, and a terminal can become
   // the controlling tty of exactly this session.
   k.setsid();
-  if (p.terminal) k.ioctl(0, TIOC.SCTTY, 0n);
+  if (p.terminal) k.setControllingTty(0);
   // seccomp(2) needs no_new_privs or CAP_SYS_ADMIN. Without no_new_privs, init keeps CAP_SYS_ADMIN until
   // the filter is loaded and drops to the app's exact sets right after.
   const hold = filter && !p.noNewPrivileges ? CAP_SYS_ADMIN : 0n;
@@ -152,30 +143,30 @@ export function seal(k: Kernel, prepared: Prepared): void {
 
 /** Runs init to the execve of the app; never returns. */
 export function runInit(k: Kernel, cfg: InitConfig): never {
-  k.prctl(PR.SET_PDEATHSIG, SIGNALS.KILL);
+  k.setParentDeathSignal(SIGNALS.KILL);
   // Until execve (which resets it for the app) no process of the container may ptrace init or open its
   // /proc files (exe, root, cwd, fd, mem): init holds runts's fds and privileges.
-  k.prctl(PR.SET_DUMPABLE, 0);
+  k.setDumpable(false);
   testPause("init-start");
   let prepared: Prepared;
   try {
     prepared = prepare(k, cfg);
     // Re-armed before "ready": the credential change in prepare() cleared it. A boot that dies before this
     // point makes the ready report fail (EPIPE), so no instant is left where boot's death goes unnoticed.
-    k.prctl(PR.SET_PDEATHSIG, SIGNALS.KILL);
+    k.setParentDeathSignal(SIGNALS.KILL);
     // Everything above the preserved fds is closed at exec; that includes the ready pipe, whose EOF tells
     // boot the exec succeeded.
     k.closeRange(3 + cfg.preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
-    for (let fd = 3; fd < 3 + cfg.preserveFds; fd++) k.fcntl(fd, F.SETFD, 0);
-    report(k, cfg.readyFd, READY);
+    for (let fd = 3; fd < 3 + cfg.preserveFds; fd++) k.keepOnExec(fd);
+    report(k, cfg.readyFd, { kind: "ready" });
   } catch (e) {
-    report(k, cfg.readyFd, `error: ${(e as Error).message}`);
+    report(k, cfg.readyFd, { kind: "error", message: (e as Error).message });
     Deno.exit(1);
   }
   const one = new Uint8Array(1);
   if (k.read(cfg.startFd, one) !== 1) Deno.exit(1); // boot went away before starting us
   // A detached exec outlives the `runts exec` that spawned it (the engine's subreaper adopts it).
-  if (cfg.detached) k.prctl(PR.SET_PDEATHSIG, 0);
+  if (cfg.mode === "exec" && cfg.detached) k.setParentDeathSignal(0);
   // The app never outlives boot (docs/reliability.md): the parent-death signal armed above stays through
   // execve (unless the program is set-id or has file capabilities).
   try {
@@ -184,7 +175,7 @@ export function runInit(k: Kernel, cfg: InitConfig): never {
     k.execve(prepared.path, cfg.process.args!, prepared.env);
   } catch (e) {
     const failure = execFailure(prepared.path, e);
-    report(k, cfg.readyFd, `error: ${failure.message}`);
+    report(k, cfg.readyFd, { kind: "error", message: failure.message });
     Deno.exit(failure.code);
   }
 }

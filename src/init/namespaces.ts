@@ -48,11 +48,12 @@ export function planNamespaces(cfg: InitConfig): NamespacePlan {
     if (ns.type === "pid") continue;
     if (ns.type === "user") {
       plan.user = true;
-      if (ns.path && !cfg.userEntered) user = { path: ns.path, flag };
+      if (ns.path && !(cfg.mode === "create" && cfg.userEntered)) user = { path: ns.path, flag };
       continue;
     }
-    if (ns.type === "network" && cfg.network === "host") continue;
-    if (ns.type === "network" && cfg.network === "none") {
+    const network = cfg.mode === "create" ? cfg.network : "sandbox";
+    if (ns.type === "network" && network === "host") continue;
+    if (ns.type === "network" && network === "none") {
       plan.unshare |= flag;
       continue;
     }

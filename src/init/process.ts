@@ -1,22 +1,9 @@
 /**
- * The process side of init: hostname, sysctls, rlimits, oom score, credentials, capabilities,
- * no_new_privs, and finding the executable inside the new root.
+ * The process side of init: hostname, sysctls, rlimits, oom score, personality, the working directory,
+ * and finding the executable inside the new root (credentials: src/credentials/credentials.ts).
  */
-import {
-  type CapSets,
-  Errno,
-  errnoText,
-  type Kernel,
-  O,
-  PER,
-  PR,
-  RLIMIT,
-  S_IF,
-  SyscallError,
-} from "../../ffi/mod.ts";
+import { Errno, errnoText, type Kernel, O, PER, RLIMIT, S_IF, SyscallError } from "../../ffi/mod.ts";
 import type { LinuxPersonality, Process, Spec } from "../specutils/spec.ts";
-import { capMask, raisableAmbient } from "../specutils/capabilities.ts";
-import { log } from "../log/log.ts";
 import { isSysctlName, type SysctlNamespace, sysctlNamespace, sysctlPath } from "../specutils/sysctl.ts";
 import { openInRoot } from "./paths.ts";
 import { readAll } from "../specutils/read_all.ts";
@@ -133,47 +120,6 @@ export function applyOomScoreAdj(k: Kernel, p: Process): void {
   } catch (e) {
     throw new Error(`oomScoreAdj ${p.oomScoreAdj}: ${(e as Error).message}`);
   }
-}
-
-/**
- * Switches to the process's uid, gid and groups, then sets the five capability sets and no_new_privs.
- * `hold` (a cap mask) stays in the effective and permitted sets on top of the process's, when init has it,
- * for init's last steps; returns the process's exact sets, to drop to once those are done. `groups` false
- * means setgroups(2) is denied (a user namespace whose setgroups file says "deny"): the groups are left
- * as they are (none), and asking for additional gids is an error.
- */
-export function applyCredentials(k: Kernel, p: Process, lastCap: number, hold = 0n, groups = true): CapSets {
-  const caps = p.capabilities ?? {};
-  const bounding = capMask(caps.bounding);
-  for (let c = 0; c <= lastCap; c++) {
-    if (!(bounding & (1n << BigInt(c)))) k.prctl(PR.CAPBSET_DROP, c);
-  }
-  k.prctl(PR.SET_KEEPCAPS, 1);
-  const user = p.user ?? { uid: 0, gid: 0 };
-  if (groups) k.setgroups(user.additionalGids ?? []);
-  else if (user.additionalGids?.length) {
-    throw new Error("process.user.additionalGids: setgroups is denied in this user namespace");
-  }
-  k.setresgid(user.gid);
-  k.setresuid(user.uid);
-  k.prctl(PR.SET_KEEPCAPS, 0);
-  // A set can only shrink: caps this host does not grant init (e.g. CAP_SYS_RESOURCE on some VMs) are dropped.
-  const have = k.capget().permitted;
-  const sets = {
-    effective: capMask(caps.effective) & have,
-    permitted: capMask(caps.permitted) & have,
-    inheritable: capMask(caps.inheritable) & have,
-  };
-  const held = hold & have;
-  k.capset({ ...sets, effective: sets.effective | held, permitted: sets.permitted | held });
-  k.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  // Against the app's sets, not the held cap: the drop after the seccomp load would clear it again.
-  const ambient = raisableAmbient(capMask(caps.ambient), sets, log.debug);
-  for (let c = 0; c <= lastCap; c++) {
-    if (ambient & (1n << BigInt(c))) k.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, c, 0, 0);
-  }
-  if (p.noNewPrivileges) k.prctl(PR.SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  return sets;
 }
 
 /** The value of `name` in an env list (last one wins), or undefined. */

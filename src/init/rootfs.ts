@@ -13,7 +13,7 @@ import { ensureDestination, fdPath, openDestination, openInRoot } from "./paths.
 import { setUpConsole, wantsConsole } from "./console.ts";
 import { bindConsole, createDevice, createDevSymlinks, DEFAULT_DEVICES } from "./devices.ts";
 import { applySysctls } from "./process.ts";
-import type { InitConfig } from "../protocol/init_config.ts";
+import type { CreateInitConfig } from "../protocol/init_config.ts";
 import { mountCgroupV1Tree } from "./cgroup_mounts.ts";
 import { type MountNamespaceKind, mountNamespaceKind } from "./namespaces.ts";
 import { openRootfs } from "../specutils/rootfs.ts";
@@ -55,7 +55,7 @@ function detachAndClose(k: Kernel, fd: number, recursive: boolean): number {
 }
 
 /** Opens and detaches the root and the bind sources (by fd when the wrapper gave one, else by path). */
-export function takeSources(k: Kernel, cfg: InitConfig): Sources {
+export function takeSources(k: Kernel, cfg: CreateInitConfig): Sources {
   if (cfg.sourcesDetached) return { root: cfg.rootFd!, binds: { ...cfg.bindFds }, rootDir: null };
   const rootFd = cfg.rootFd ?? openRootfs(k, cfg.spec.root!.path);
   // In a shared mount namespace the root directory itself is kept: the root is bound over it (h3's model).
@@ -280,7 +280,7 @@ export function enterRoot(
  */
 export function buildRoot(
   k: Kernel,
-  cfg: InitConfig,
+  cfg: CreateInitConfig,
   sources: Sources,
   own: ReadonlySet<SysctlNamespace> = new Set(),
 ): void {

@@ -6,7 +6,7 @@
  * it opened and closes them.
  */
 import { type Kernel, MS, O } from "../../ffi/mod.ts";
-import type { InitConfig } from "../protocol/init_config.ts";
+import type { CreateInitConfig } from "../protocol/init_config.ts";
 import { parseMountOptions } from "./mount_options.ts";
 import type { Sources } from "./rootfs.ts";
 import { mountNamespaceKind } from "./namespaces.ts";
@@ -28,7 +28,7 @@ function copyOf(k: Kernel, path: string, recursive: boolean, flags: number, what
  * Detached copies of the root and of every bind source, opened by path in init's own mount namespace.
  * Each must be the file the wrapper opened (same device and inode): a path swapped meanwhile is refused.
  */
-export function takeSourcesByPath(k: Kernel, cfg: InitConfig): Sources {
+export function takeSourcesByPath(k: Kernel, cfg: CreateInitConfig): Sources {
   const given = [cfg.rootFd, ...Object.values(cfg.bindFds)].filter((fd): fd is number => fd !== null);
   const made: number[] = [];
   try {

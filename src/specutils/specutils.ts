@@ -7,7 +7,8 @@ import type { Kernel } from "../../ffi/mod.ts";
 import { SpecError } from "./errors.ts";
 import { absOf, clean, isAbs, join } from "./path.ts";
 import type { Mount, Spec } from "./spec.ts";
-import { describe, validateMounts, validateSpec } from "./validate.ts";
+import { validateMounts, validateSpec } from "./validate.ts";
+import { describe } from "./spec_shape.ts";
 import { isBindMount } from "./mount_options.ts";
 
 export { SpecError } from "./errors.ts";

@@ -4,7 +4,7 @@
  * Only peers running as our own uid or as root are served (SO_PEERCRED).
  */
 import type { Kernel, PeerCred } from "../../ffi/kernel.ts";
-import { EPOLL, F, O, SOCK } from "../../ffi/consts.ts";
+import { EPOLL, SOCK } from "../../ffi/consts.ts";
 import { Errno } from "../../ffi/errno.ts";
 import { isErrno, SyscallError } from "../../ffi/error.ts";
 import type { EventLoop } from "./eventloop.ts";
@@ -117,8 +117,7 @@ export class UrpcServer {
     this.#started = true;
     this.#uid = this.#ownerUid ?? this.#k.getuid();
     this.#k.listen(this.#listenFd, 16);
-    const flags = this.#k.fcntl(this.#listenFd, F.GETFL);
-    this.#k.fcntl(this.#listenFd, F.SETFL, flags | O.NONBLOCK);
+    this.#k.setNonblocking(this.#listenFd);
     this.#loop.add(this.#listenFd, EPOLL.IN, () => this.#accept());
   }
 

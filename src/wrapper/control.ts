@@ -6,54 +6,19 @@
 import type { Kernel } from "../../ffi/kernel.ts";
 import { PendingCall } from "./pending_call.ts";
 import { UrpcClient } from "../urpc/client.ts";
-import type { ExecPlan } from "../boot/controller.ts";
-
-/** What boot's State method reports (runts extension). */
-export interface BootState {
-  /** Host pid of the container's process. */
-  pid: number;
-  status: "created" | "running" | "stopped";
-  /** The raw wait status once the process exited, else null. */
-  exitStatus: number | null;
-}
-
-/** One row of the Processes method (runsc's control.Process). */
-export interface ProcessRow {
-  uid: number;
-  pid: number;
-  ppid: number;
-  threads?: number[] | null;
-  c: number;
-  tty: string;
-  stime: string;
-  time: string;
-  cmd: string;
-}
-
-/** Signal delivery modes of containerManager.Signal. */
-export const SignalMode = { Process: 0, All: 1, ForegroundProcessGroup: 2 } as const;
-
-/** The argument of containerManager.ExecuteAsync (see notes/boot-design.md). */
-export interface ExecArgs {
-  Filename: string;
-  argv: string[];
-  envv: string[];
-  wd: string;
-  KUID: number;
-  KGID: number;
-  ExtraKGIDs: number[];
-  /** The OCI capabilities object of the process, or null for none. */
-  Capabilities: unknown;
-  StdioIsPty: boolean;
-  ContainerID: string;
-  /** The whole OCI process object, JSON-encoded; boot applies everything in it. */
-  ProcessJSON: string;
-  /**
-   * `exec --detach`: nobody will call WaitPID; the engine's subreaper expects to reap the process itself,
-   * so the wrapper spawns it (PrepareExec) instead of boot (ExecuteAsync).
-   */
-  Detached: boolean;
-}
+import {
+  type BootState,
+  checkBootState,
+  checkExecPlan,
+  checkNumber,
+  type ControlMethod,
+  type ControlMethods,
+  type EventReply,
+  type ExecArgs,
+  type ExecPlan,
+  methodName,
+  type ProcessRow,
+} from "../protocol/control.ts";
 
 /**
  * A controller in this very process (`run` hosting its loader): calls its handlers without a socket, since
@@ -70,16 +35,21 @@ export class Control {
   ) {}
 
   /** Makes one call on a fresh connection (or straight to the local controller). */
-  call<T>(method: string, arg: unknown, files?: number[]): T {
+  call<M extends ControlMethod>(
+    method: M,
+    arg: ControlMethods[M]["arg"],
+    files?: number[],
+  ): ControlMethods[M]["reply"] {
+    type Reply = ControlMethods[M]["reply"];
     if (this.local) {
       if (files?.length) throw new Error(`${method}: fds cannot be passed to an in-process controller`);
-      const r = this.local(`containerManager.${method}`, arg);
+      const r = this.local(methodName(method), arg);
       if (r instanceof Promise) throw new Error(`${method}: an in-process controller cannot be waited on`);
-      return r as T;
+      return r as Reply;
     }
     const c = UrpcClient.connect(this.k, this.address);
     try {
-      return c.call<T>(`containerManager.${method}`, arg, files);
+      return c.call<Reply>(methodName(method), arg, files);
     } finally {
       c.close();
     }
@@ -95,8 +65,8 @@ export class Control {
    * throw NoReplyError instead of blocking.
    */
   state(id: string, timeoutMs?: number): BootState {
-    if (timeoutMs === undefined || this.local) return this.call<BootState>("State", id);
-    return PendingCall.send(this.k, this.address, "containerManager.State", id).finish<BootState>(timeoutMs);
+    if (timeoutMs === undefined || this.local) return checkBootState(this.call("State", id));
+    return checkBootState(PendingCall.send(this.k, this.address, methodName("State"), id).finish(timeoutMs));
   }
 
   /** Sends `signo` to the process `pid` (0: the container's), or to every process with Mode All. */
@@ -106,22 +76,22 @@ export class Control {
 
   /** Blocks until the container's process exits; its raw wait status. */
   wait(id: string): number {
-    return Number(this.call<number>("Wait", id));
+    return checkNumber("Wait", this.call("Wait", id));
   }
 
   /** Blocks until process `pid` (an exec'd one) exits; its raw wait status. */
   waitPID(id: string, pid: number): number {
-    return Number(this.call<number>("WaitPID", { PID: pid, CID: id }));
+    return checkNumber("WaitPID", this.call("WaitPID", { PID: pid, CID: id }));
   }
 
   /** The container's processes (an empty list for none). */
   processes(id: string): ProcessRow[] {
-    return this.call<ProcessRow[] | null>("Processes", id) ?? [];
+    return this.call("Processes", id) ?? [];
   }
 
   /** Resource usage, as boot's Event method reports it. */
-  event(id: string): unknown {
-    return this.call<unknown>("Event", id);
+  event(id: string): EventReply {
+    return this.call("Event", id);
   }
 
   /** Freezes every process of the container. */
@@ -142,8 +112,13 @@ export class Control {
     if (this.local) throw new Error("PrepareExec: not served in-process");
     const c = UrpcClient.connect(this.k, this.address);
     try {
-      const { result, files } = c.callWithFiles<ExecPlan>("containerManager.PrepareExec", args);
-      return { plan: result, cgroupFds: files };
+      const { result, files } = c.callWithFiles<unknown>(methodName("PrepareExec"), args);
+      try {
+        return { plan: checkExecPlan(result), cgroupFds: files };
+      } catch (e) {
+        for (const fd of files) this.k.close(fd);
+        throw e;
+      }
     } finally {
       c.close();
     }
@@ -151,6 +126,6 @@ export class Control {
 
   /** Starts a process in the container with `stdio` (stdin, stdout, stderr) as its fds; its host pid. */
   executeAsync(args: ExecArgs, stdio: number[]): number {
-    return Number(this.call<number>("ExecuteAsync", args, stdio));
+    return checkNumber("ExecuteAsync", this.call("ExecuteAsync", args, stdio));
   }
 }

@@ -6,7 +6,8 @@
  */
 import type { Kernel } from "../../ffi/kernel.ts";
 import { execInit } from "../boot/start_init.ts";
-import type { Control, ExecArgs } from "./control.ts";
+import type { Control } from "./control.ts";
+import type { ExecArgs } from "../protocol/control.ts";
 import { bootEnv } from "./boot_args.ts";
 
 /**

@@ -7,7 +7,7 @@
  * lifecycle where the spec places them).
  */
 import type { Kernel } from "../../ffi/kernel.ts";
-import { CLD, EPOLL, F, O, P, SIGNALS, W } from "../../ffi/consts.ts";
+import { CLD, EPOLL, O, P, SIGNALS, W } from "../../ffi/consts.ts";
 import { Errno } from "../../ffi/errno.ts";
 import { isErrno } from "../../ffi/error.ts";
 import type { Hook, Hooks } from "../specutils/spec.ts";
@@ -120,7 +120,7 @@ export async function runHook(k: Kernel, stage: HookStage, hook: Hook, stateJSON
 function feedStdin(k: Kernel, fd: number, text: string, deadline: number | undefined): boolean {
   const data = new TextEncoder().encode(text);
   try {
-    k.fcntl(fd, F.SETFL, k.fcntl(fd, F.GETFL) | O.NONBLOCK);
+    k.setNonblocking(fd);
     let off = 0;
     while (off < data.length) {
       try {

@@ -12,8 +12,7 @@ import type { Config } from "../config/config.ts";
 import type { Spec } from "../specutils/spec.ts";
 import { Loader } from "../boot/loader.ts";
 import { readProcStat } from "./proc.ts";
-import { openBindSources } from "./mounts.ts";
-import { openRootfs } from "../specutils/rootfs.ts";
+import { openIoFds } from "../boot/spawn_init.ts";
 import { bindControlSocket, type Sandbox, SandboxError, type SandboxOptions } from "./sandbox.ts";
 
 /** A container whose loader runs in this process. */
@@ -37,8 +36,7 @@ export function startInProcess(k: Kernel, conf: Config, spec: Spec, opts: Sandbo
   const io: number[] = [];
   let controller = -1, exitStatus = -1;
   try {
-    io.push(openRootfs(k, opts.rootfs, opts.bundle));
-    io.push(...openBindSources(k, opts.mounts));
+    io.push(...openIoFds(k, opts.rootfs, opts.bundle, opts.mounts));
     controller = bindControlSocket(k, opts.controlAddress);
     if (opts.exitStatusFile !== undefined) {
       exitStatus = k.open(opts.exitStatusFile, O.WRONLY | O.CREAT | O.TRUNC | O.CLOEXEC, 0o640);

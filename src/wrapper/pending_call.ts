@@ -5,7 +5,7 @@
  * call has to be in flight before the app can exit.
  */
 import type { Kernel } from "../../ffi/kernel.ts";
-import { EPOLL, F, O, SOCK } from "../../ffi/consts.ts";
+import { EPOLL, SOCK } from "../../ffi/consts.ts";
 import { RemoteError } from "../urpc/client.ts";
 import {
   decodeJson,
@@ -66,7 +66,7 @@ export class PendingCall {
     try {
       const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
       if (timeoutMs !== undefined) {
-        this.#k.fcntl(this.#fd, F.SETFL, this.#k.fcntl(this.#fd, F.GETFL) | O.NONBLOCK);
+        this.#k.setNonblocking(this.#fd);
       }
       const reader = new MessageReader(MAX_MESSAGE_BYTES);
       const buf = new Uint8Array(4096);

@@ -3,7 +3,7 @@
  * wrapper connects to the engine's unix socket and sends the pty master with SCM_RIGHTS.
  */
 import type { Kernel } from "../../ffi/kernel.ts";
-import { O, SOCK, TIOC } from "../../ffi/consts.ts";
+import { O, SOCK } from "../../ffi/consts.ts";
 
 /** A pty pair; both ends are CLOEXEC. */
 export interface Pty {
@@ -17,25 +17,14 @@ export interface Pty {
 export function openPty(k: Kernel): Pty {
   const master = k.open("/dev/ptmx", O.RDWR | O.NOCTTY | O.CLOEXEC);
   try {
-    k.ioctl(master, TIOC.SPTLCK, new Uint8Array(4)); // *arg = 0: unlock
-    const n = new Uint8Array(4);
-    k.ioctl(master, TIOC.GPTN, n);
-    const slavePath = `/dev/pts/${new DataView(n.buffer).getUint32(0, true)}`;
+    k.unlockPty(master);
+    const slavePath = `/dev/pts/${k.ptyNumber(master)}`;
     const slave = k.open(slavePath, O.RDWR | O.NOCTTY | O.CLOEXEC);
     return { master, slave, slavePath };
   } catch (e) {
     k.close(master);
     throw e;
   }
-}
-
-/** Sets the window size of a terminal fd. */
-export function setWindowSize(k: Kernel, fd: number, rows: number, cols: number): void {
-  const ws = new Uint8Array(8);
-  const v = new DataView(ws.buffer);
-  v.setUint16(0, rows, true);
-  v.setUint16(2, cols, true);
-  k.ioctl(fd, TIOC.SWINSZ, ws);
 }
 
 /**

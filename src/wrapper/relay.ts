@@ -5,11 +5,10 @@
  * relayed to the wrapper's own stdin/stdout (stdin in raw mode when it is a terminal).
  */
 import type { Kernel } from "../../ffi/kernel.ts";
-import { EPOLL, F, O, SIGNALS } from "../../ffi/consts.ts";
+import { EPOLL, SIGNALS } from "../../ffi/consts.ts";
 import { Errno } from "../../ffi/errno.ts";
 import { isErrno } from "../../ffi/error.ts";
 import { EventLoop } from "../urpc/eventloop.ts";
-import { setWindowSize } from "./pty.ts";
 import { sleepSync } from "../util/sleep.ts";
 
 /** What to do while waiting. */
@@ -54,7 +53,7 @@ export async function waitRelaying(k: Kernel, opts: RelayOptions): Promise<void>
 
 /** Relays master ⇄ our stdio; returns the undo step. */
 function relayTerminal(k: Kernel, loop: EventLoop, master: number): () => void {
-  k.fcntl(master, F.SETFL, k.fcntl(master, F.GETFL) | O.NONBLOCK);
+  k.setNonblocking(master);
   resizeFromConsole(k, master);
   const buf = new Uint8Array(CHUNK);
   loop.add(master, EPOLL.IN, () => {
@@ -124,7 +123,7 @@ function drain(k: Kernel, master: number): void {
 function resizeFromConsole(k: Kernel, master: number): void {
   try {
     const { columns, rows } = Deno.consoleSize();
-    setWindowSize(k, master, rows, columns);
+    k.setWindowSize(master, rows, columns);
   } catch {
     // stdout is not a terminal: keep the pty's size
   }

@@ -10,11 +10,10 @@ import { isErrno } from "../../ffi/error.ts";
 import type { Mount } from "../specutils/spec.ts";
 import { self, selfArgv } from "../specutils/exe.ts";
 import { type BootCommand, bootCommand, bootEnv } from "./boot_args.ts";
-import { openBindSources } from "./mounts.ts";
+import { openIoFds } from "../boot/spawn_init.ts";
 import { readProcStat } from "./proc.ts";
 import { testPause } from "../util/test_pause.ts";
 import { sleepSync } from "../util/sleep.ts";
-import { openRootfs } from "../specutils/rootfs.ts";
 
 /** What starting boot needs. */
 export interface SandboxOptions {
@@ -96,9 +95,8 @@ export function prepareBoot(k: Kernel, opts: SandboxOptions): PreparedBoot {
   const keep = (fd: number) => (opened.push(fd), fd);
   let syncR = -1, mountsW = -1;
   try {
-    keep(openRootfs(k, opts.rootfs, opts.bundle));
-    for (const fd of openBindSources(k, opts.mounts)) keep(fd);
-    const io = opened.slice();
+    const io = openIoFds(k, opts.rootfs, opts.bundle, opts.mounts);
+    for (const fd of io) keep(fd);
     const controller = keep(bindControlSocket(k, opts.controlAddress));
     const [mr, mw] = k.pipe2(O.CLOEXEC);
     keep(mr);
@@ -218,7 +216,7 @@ export function startSandbox(k: Kernel, opts: SandboxOptions): Sandbox {
   if (n !== 1) {
     k.close(syncR);
     const status = abort(k, pid);
-    throw new SandboxError(bootFailure(opts.bootLog, status));
+    throw new SandboxError(bootFailure(k, opts.bootLog, status));
   }
   const st = readProcStat(pid);
   return { pid, startTime: st?.startTime ?? "", syncFd: syncR };
@@ -294,10 +292,10 @@ function abort(k: Kernel, pid: number): string {
 }
 
 /** The error to report when boot closed the sync pipe without the byte: its last stderr lines. */
-function bootFailure(logPath: string, status: string): string {
+function bootFailure(k: Kernel, logPath: string, status: string): string {
   let text = "";
   try {
-    text = Deno.readTextFileSync(logPath).trim();
+    text = k.readTextFile(logPath).trim();
   } catch {
     // no log
   }

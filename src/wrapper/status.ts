@@ -3,7 +3,7 @@
  * Container.Load adjustments). Boot gone, or its control socket refusing, means "stopped"; a create
  * whose creator died without finishing also counts as stopped.
  */
-import type { BootState } from "./control.ts";
+import type { BootState } from "../protocol/control.ts";
 import type { ContainerRecord, Status } from "./state_file.ts";
 
 /** The status and pid a command should act on. */

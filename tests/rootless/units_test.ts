@@ -13,7 +13,7 @@ import { fakeKernel } from "../../ffi/fake.ts";
 import { Errno } from "../../ffi/mod.ts";
 import { FakeCgroupFs, HYBRID } from "../cgroups/fake_cgroupfs.ts";
 import { takeSourcesByPath } from "../../src/init/rootless.ts";
-import type { InitConfig } from "../../src/protocol/init_config.ts";
+import type { CreateInitConfig } from "../../src/protocol/init_config.ts";
 
 Deno.test("rootless ids: /etc/subuid ranges by name or uid, and what a caller may map", () => {
   const text = "alice:100000:65536\n1000:300000:10\nbob:200000:65536\nbad:x:1\nalice:500000\n";
@@ -134,7 +134,7 @@ Deno.test("rootless cgroups: only limits the spec asks for are worth a warning t
   assert.equal(asksForLimits({ pids: { limit: 5 } }), true);
 });
 
-function byPathConfig(): InitConfig {
+function byPathConfig(): CreateInitConfig {
   const spec = {
     ociVersion: "1.2.0",
     root: { path: "/b/rootfs" },
@@ -155,7 +155,7 @@ function byPathConfig(): InitConfig {
     rootFd: 10,
     bindFds: { "1": 11 },
     sourcesByPath: true,
-  } as unknown as InitConfig;
+  } as unknown as CreateInitConfig;
 }
 
 /** A fake kernel where path P opens as fd 100+i and every fd is a file named by a table. */
