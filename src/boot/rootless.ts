@@ -5,11 +5,10 @@
  * write maps of its subordinate ranges. Any other host id in the spec's maps is refused here, with an
  * error that says which ids the caller may use, before anything is made.
  */
-import type { Kernel } from "../../ffi/mod.ts";
+import type { IdMaps, Kernel } from "../../ffi/mod.ts";
 import type { LinuxIDMapping, Spec } from "../specutils/spec.ts";
 import { capMask } from "../specutils/capabilities.ts";
 import { mapText } from "../specutils/idmap.ts";
-import type { IdMaps } from "./userns.ts";
 
 const CAP_SYS_ADMIN = capMask(["CAP_SYS_ADMIN"]);
 
