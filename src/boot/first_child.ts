@@ -49,7 +49,7 @@ export function spawnAfterFirstChild(s: InitSpawn, plan: FirstChildPlan): InitSp
   return {
     ...s,
     pidns: { kind: "inherit" },
-    config: plan.user !== null && s.config.mode === "create" ? { ...s.config, userEntered: true } : s.config,
+    config: plan.user !== null ? { ...s.config, userEntered: true } : s.config,
   };
 }
 

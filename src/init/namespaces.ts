@@ -48,7 +48,7 @@ export function planNamespaces(cfg: InitConfig): NamespacePlan {
     if (ns.type === "pid") continue;
     if (ns.type === "user") {
       plan.user = true;
-      if (ns.path && !(cfg.mode === "create" && cfg.userEntered)) user = { path: ns.path, flag };
+      if (ns.path && !cfg.userEntered) user = { path: ns.path, flag };
       continue;
     }
     const network = cfg.mode === "create" ? cfg.network : "sandbox";

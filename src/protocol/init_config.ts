@@ -22,6 +22,11 @@ interface CommonPlan {
   cpuNum: number;
   /** fds 3 … 3+preserveFds-1 pass through to the app. */
   preserveFds: number;
+  /**
+   * The container's user namespace was joined already, by boot's first child, which entered or made the
+   * pid namespace in it (src/boot/first_child.ts); init does not join it again.
+   */
+  userEntered?: boolean;
 }
 
 /** A create: build a new container. */
@@ -43,11 +48,6 @@ export interface CreateInitPlan extends CommonPlan {
    * (src/init/rootless.ts); rootFd and bindFds only say which files those must be.
    */
   sourcesByPath?: boolean;
-  /**
-   * The spec's user namespace (a path) was joined already, by boot's first child, which made the
-   * container's pid namespace in it (src/boot/userns.ts); init does not join it again.
-   */
-  userEntered?: boolean;
 }
 
 /** An exec: join a running container. */
@@ -174,8 +174,8 @@ function onlyKeys(o: Obj, keys: readonly string[]): void {
   for (const k of Object.keys(o)) if (!keys.includes(k)) throw new InitConfigError(`unknown field ${k}`);
 }
 
-const COMMON = ["mode", "id", "spec", "process", "cpuNum", "preserveFds"] as const;
-const CREATE = [...COMMON, "mounts", "network", "noPivot", "sourcesDetached", "userEntered"] as const;
+const COMMON = ["mode", "id", "spec", "process", "cpuNum", "preserveFds", "userEntered"] as const;
+const CREATE = [...COMMON, "mounts", "network", "noPivot", "sourcesDetached", "sourcesByPath"] as const;
 const EXEC = [...COMMON, "join", "timeOffsets", "joinRoot", "detached"] as const;
 const FDS = ["cgroupFds", "readyFd", "startFd"] as const;
 
@@ -202,6 +202,7 @@ export function checkInitPlan(v: unknown, fds: boolean): InitPlan | InitConfig {
   }
   int(o.cpuNum, "cpuNum");
   int(o.preserveFds, "preserveFds");
+  optional(o, "userEntered", bool);
   const extra = fds ? [...FDS, ...(mode === "create" ? ["rootFd", "bindFds"] : [])] : [];
   if (mode === "create") {
     onlyKeys(o, [...CREATE, ...extra]);
@@ -209,7 +210,7 @@ export function checkInitPlan(v: unknown, fds: boolean): InitPlan | InitConfig {
     if (o.network !== "none" && o.network !== "sandbox" && o.network !== "host") fail("network", o.network);
     bool(o.noPivot, "noPivot");
     optional(o, "sourcesDetached", bool);
-    optional(o, "userEntered", bool);
+    optional(o, "sourcesByPath", bool);
   } else {
     onlyKeys(o, [...EXEC, ...extra]);
     list(o.join, "join", (j, what) => {
