@@ -22,6 +22,7 @@ import { containerPids, exiting } from "./procs.ts";
 import { type CgroupView, viewFromFds } from "../cgroups/view.ts";
 import { cgroupPids } from "../cgroups/manager.ts";
 import { CREATOR_DEATH_SIGNAL, killMembers } from "./creator.ts";
+import { flushStages } from "../util/stages.ts";
 
 /** What boot hands the loader (runsc's boot.Args, plus the native extras). */
 export interface LoaderArgs {
@@ -124,6 +125,7 @@ export class Loader {
         (performance.now() - t0).toFixed(1)
       } ms`,
     );
+    flushStages(log.debug);
     const sharedRoot = mountNamespaceKind(spec) === "shared"
       ? k.open(`/proc/${init.pid}/root`, O.PATH | O.DIRECTORY | O.CLOEXEC)
       : -1;

@@ -15,6 +15,7 @@ import { log } from "../log/log.ts";
 import { CreateFlags } from "./create.ts";
 import { failWith } from "./oci.ts";
 import { sleepSync } from "../util/sleep.ts";
+import { stage } from "../util/stages.ts";
 
 /** How long run waits for boot to exit once the container is gone (it has reaped the app by then). */
 const BOOT_EXIT_MS = 2_000;
@@ -55,6 +56,7 @@ class Run implements Command {
       // Wait must be in flight before the app can exit (see pending_call.ts).
       pending = PendingCall.send(k, c.rec.controlAddress, "containerManager.Wait", id);
       await c.start();
+      stage("started");
       await waitRelaying(k, {
         readyFd: pending.fd,
         ttyMaster,
@@ -67,8 +69,10 @@ class Run implements Command {
         },
       });
       ctx.waitStatus = this.collect(pending, c);
+      stage("app exited");
       // Hosting the loader (src/sandbox/in_process.ts): its waiters are answered; stop serving.
       await c.releaseHosted();
+      stage("loader released");
     } catch (e) {
       pending?.close();
       await this.cleanUp(c);
@@ -77,6 +81,7 @@ class Run implements Command {
       if (ttyMaster !== undefined) k.close(ttyMaster);
     }
     if (!this.keep.value) await this.cleanUp(c);
+    stage("deleted");
     this.reapBoot(c);
     return ExitStatus.Success;
   }
