@@ -54,6 +54,10 @@ const UC = {
 
 const PROT_RW = 3, MAP_PRIVATE_ANON_STACK = 0x02 | 0x20 | 0x20000;
 const CLONE_VM = 0x100, CLONE_VFORK = 0x4000, SIGCHLD = 17;
+const CLONE_INTO_CGROUP = 0x200000000n;
+/** struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2), and its fields' offsets. */
+const CLONE_ARGS = { SIZE: 88, FLAGS: 0, EXIT_SIGNAL: 32, STACK: 40, STACK_SIZE: 48, CGROUP: 80 } as const;
+const CLONE_STACK = 65536n;
 const SIG_SETMASK = 2;
 /** The child's C contexts: each gets a stack of its own, away from the JS region. */
 const C_STACK = 16384n;
@@ -103,7 +107,7 @@ class Runner {
     };
     this.#errnoAddr = pointerValue(this.#lib.__errno_location());
     this.#cStacks = this.#mmap(Number(3n * C_STACK));
-    this.#cloneStack = this.#mmap(65536);
+    this.#cloneStack = this.#mmap(Number(CLONE_STACK));
     this.#callback = new Deno.UnsafeCallback(
       { parameters: [], result: "void" } as const,
       () => this.#inChild(),
@@ -157,7 +161,34 @@ class Runner {
     v.setBigUint64(UC.SIGMASK, mask, true);
   }
 
-  run(flags: number, job: () => ExecTarget | null): ChildStart {
+  /**
+   * clone3 with CLONE_INTO_CGROUP: the child is born in the cgroup v2 directory `cgroupFd`, which
+   * spares it the cgroup.procs write (join.ts says why that is slow). glibc has no clone3 with a
+   * function, so libc's `syscall()` makes it: in the child, the syscall returns 0 on the new stack and
+   * syscall()'s `ret` pops the address of `setcontext` placed at the stack's top, with RDI still the
+   * clone_args pointer. So clone_args are the first 88 bytes of the JS context itself: they overlay
+   * uc_flags, uc_link, uc_stack (read by makecontext only, which is done) and the saved R8–R13 (the
+   * callback takes no arguments), and setcontext then switches to that context as glibc clone would.
+   * Returns the pid, or -errno.
+   */
+  #clone3(flags: number, cgroupFd: number): bigint {
+    const v = this.#views[0];
+    const slot = this.#cloneStack + CLONE_STACK - 16n;
+    new DataView(new Deno.UnsafePointerView(Deno.UnsafePointer.create(slot)!).getArrayBuffer(8)).setBigUint64(
+      0,
+      this.#fn.setcontext,
+      true,
+    );
+    for (let off = 0; off < CLONE_ARGS.SIZE; off += 8) v.setBigUint64(off, 0n, true);
+    v.setBigUint64(CLONE_ARGS.FLAGS, BigInt(flags | CLONE_VM | CLONE_VFORK) | CLONE_INTO_CGROUP, true);
+    v.setBigUint64(CLONE_ARGS.EXIT_SIGNAL, BigInt(SIGCHLD), true);
+    v.setBigUint64(CLONE_ARGS.STACK, this.#cloneStack, true);
+    v.setBigUint64(CLONE_ARGS.STACK_SIZE, CLONE_STACK - 16n, true);
+    v.setBigUint64(CLONE_ARGS.CGROUP, BigInt(cgroupFd), true);
+    return rawSyscall("clone3", addr(this.#ctx[0]), CLONE_ARGS.SIZE);
+  }
+
+  run(flags: number, job: () => ExecTarget | null, cgroupFd?: number): ChildStart {
     const l = this.#lib, fn = this.#fn, c = this.#cStacks;
     this.#job = job;
     this.#failure = null;
@@ -190,13 +221,19 @@ class Runner {
     let pid: number;
     let cloneErrno = 0;
     try {
-      pid = l.clone(
-        Deno.UnsafePointer.create(fn.setcontext),
-        Deno.UnsafePointer.create(this.#cloneStack + 65536n),
-        flags | CLONE_VM | CLONE_VFORK | SIGCHLD,
-        Deno.UnsafePointer.of(this.#ctx[0]),
-      );
-      if (pid < 0) cloneErrno = new Deno.UnsafePointerView(l.__errno_location()!).getInt32();
+      if (cgroupFd !== undefined) {
+        const r = this.#clone3(flags, cgroupFd);
+        pid = r < 0n ? -1 : Number(r);
+        cloneErrno = r < 0n ? Number(-r) : 0;
+      } else {
+        pid = l.clone(
+          Deno.UnsafePointer.create(fn.setcontext),
+          Deno.UnsafePointer.create(this.#cloneStack + CLONE_STACK),
+          flags | CLONE_VM | CLONE_VFORK | SIGCHLD,
+          Deno.UnsafePointer.of(this.#ctx[0]),
+        );
+        if (pid < 0) cloneErrno = new Deno.UnsafePointerView(l.__errno_location()!).getInt32();
+      }
     } finally {
       rawSyscall("rt_sigprocmask", SIG_SETMASK, addr(this.#oldMask), 0, 8);
     }
@@ -204,7 +241,12 @@ class Runner {
     this.#job = null;
     this.#keep = [];
     this.#target = null;
-    if (pid < 0) throw new SyscallError("clone", describeFlags(flags), cloneErrno);
+    if (pid < 0) {
+      const what = cgroupFd === undefined
+        ? describeFlags(flags)
+        : `${describeFlags(flags)}, cgroup fd ${cgroupFd}`;
+      throw new SyscallError(cgroupFd === undefined ? "clone" : "clone3", what, cloneErrno);
+    }
     return {
       pid,
       failure: this.#failure,
@@ -245,8 +287,8 @@ function runnerAt(depth: number): Runner {
  * Runs `job` in a new child process (clone with `flags`, e.g. CLONE_NEWPID) that shares this process's
  * memory until it execs what the job returns. Returns once the child has exec'd or died; see ChildStart.
  */
-export function runInChild(flags: number, job: () => ExecTarget): ChildStart {
-  return runnerAt(0).run(flags, job);
+export function runInChild(flags: number, job: () => ExecTarget, cgroupFd?: number): ChildStart {
+  return runnerAt(0).run(flags, job, cgroupFd);
 }
 
 const CLONE_PARENT = 0x8000;
