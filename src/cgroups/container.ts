@@ -24,8 +24,9 @@ export interface SetupOptions {
   /** Receives notices about resources that are not enforced here. */
   warn(msg: string): void;
   /**
-   * Called with the record before the first directory is made and again once they exist, so a crash
-   * leaves a trace to clean up.
+   * Called before the first directory is made, with a record that counts every directory the setup may
+   * make (so a kill part-way leaves a trace to clean up), and again once they exist (or, after a failure,
+   * are removed again), with the record of exactly those made.
    */
   record?(rec: CgroupRecord): void;
   /** The layout (default: this process's, from /proc/self). */
@@ -43,13 +44,16 @@ export function setUpCgroups(k: Kernel, spec: Spec, id: string, opts: SetupOptio
   const fs = opts.fs ?? hostCgroupFs(k);
   const target = resolveCgroupsPath(spec.linux?.cgroupsPath, id, opts.systemd);
   const rec: CgroupRecord = { mode: layout.mode, dirs: plannedDirs(layout, target), created: [] };
-  opts.record?.(rec);
   const resources: LinuxResources = spec.linux?.resources ?? {};
+  let recorded = false;
   try {
     createCgroups(fs, layout, rec, {
       needV2: v2ControllersFor(resources),
       claim: !spec.linux?.cgroupsPath,
-      progress: opts.record,
+      planned: (intent) => {
+        recorded = true;
+        opts.record?.(intent);
+      },
     });
     opts.record?.(rec);
     applyResources(viewOf(fs, rec), resources, {
@@ -63,6 +67,8 @@ export function setUpCgroups(k: Kernel, spec: Spec, id: string, opts: SetupOptio
     } catch (undo) {
       opts.warn(`cleaning up after a failed cgroup setup: ${(undo as Error).message}`);
     }
+    // The planned record overstates what was made: the exact one, for the caller's own clean-up.
+    if (recorded) opts.record?.(rec);
     const unprivileged = opts.rootless === true || k.getuid() !== 0;
     if (unprivileged && rec.created.length === 0 && /EACCES|EPERM|EROFS/.test((e as Error).message)) {
       opts.warn(`no cgroups for container ${id}: ${(e as Error).message}`);

@@ -70,8 +70,12 @@ export interface CreateOptions {
    * leftover to take over, one that holds processes belongs to another container (an error).
    */
   claim?: boolean;
-  /** Called whenever `rec.created` has grown, so a record saved here survives a kill part-way. */
-  progress?: (rec: CgroupRecord) => void;
+  /**
+   * Called once before the first directory is made, with a copy of the record whose `created` already
+   * counts every directory this call may make (those missing now): saved then, it lets a delete after a
+   * kill part-way remove what was made. One write, not one per directory: each costs a state-file save.
+   */
+  planned?: (intent: CgroupRecord) => void;
 }
 
 /**
@@ -90,12 +94,12 @@ export function createCgroups(fs: CgroupFs, layout: Layout, rec: CgroupRecord, o
       rec.created.push(dir);
     }
   }
-  let saved = rec.created.length;
-  const progress = () => {
-    if (rec.created.length !== saved) opts.progress?.(rec);
-    saved = rec.created.length;
-  };
-  if (opts.claim) opts.progress?.(rec);
+  if (opts.planned) {
+    const missing = layout.hierarchies
+      .flatMap((h) => (rec.dirs[h.key] ? chain(h.mountpoint, rec.dirs[h.key]) : []))
+      .filter((d) => !rec.created.includes(d) && !fs.exists(d));
+    opts.planned({ ...rec, created: [...rec.created, ...new Set(missing)] });
+  }
   for (const h of layout.hierarchies) {
     const dir = rec.dirs[h.key];
     if (!dir) continue;
@@ -110,7 +114,6 @@ export function createCgroups(fs: CgroupFs, layout: Layout, rec: CgroupRecord, o
       for (const d of dirs) if (mkdirRetrying(fs, d) && !rec.created.includes(d)) rec.created.push(d);
       if (h.controllers.includes("cpuset")) inheritCpuset(fs, dirs);
     }
-    progress();
   }
 }
 

@@ -41,6 +41,7 @@ import { isAlive, readProcStat } from "./proc.ts";
 import { type LiveState, resolveLiveState } from "./status.ts";
 import { type ContainerRecord, StateDir, type Status } from "./state_file.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { stage } from "../util/stages.ts";
 
 /**
  * Modules that only create, start, delete and exec need (spec validation, cgroups, exec spawning): imported
@@ -202,7 +203,9 @@ export class Container {
     opts: CreateOptions,
   ): Promise<{ container: Container; ttyMaster?: number }> {
     validateID(opts.id);
+    stage("create");
     await loadContainerModules();
+    stage("container modules loaded");
     const bundle = absOf(Deno.cwd(), opts.bundle);
     const dir = new StateDir(stateRoot(conf), opts.id);
     dir.createExclusive();
@@ -238,7 +241,8 @@ export class Container {
         annotations: spec.annotations ?? {},
         spec,
       });
-      c.save();
+      // First saved with the cgroups it plans (each save costs a file creation and a rename).
+      stage("spec read and validated");
       log.debug(`container ${opts.id}: spec read and validated`);
       // The cgroups exist, limits set, before boot starts; init joins them before it execs the app.
       c.rec.cgroups = modules().cgroups.setUpCgroups(k, spec, opts.id, {
@@ -247,8 +251,9 @@ export class Container {
         warn: (m) => log.warning(m),
         record: (rec) => (c!.rec.cgroups = rec, c!.save()),
       }) ?? undefined;
-      c.save();
+      c.save(); // a no-op when the cgroups' last record was saved as it is
       if (c.rec.cgroups) cgroupFds = modules().cgroups.openCgroupDirs(k, c.rec.cgroups);
+      stage("cgroups ready");
       log.debug(`container ${opts.id}: cgroups ready`);
 
       let stdio: [number, number, number] = [0, 1, 2];
@@ -291,6 +296,7 @@ export class Container {
       } else {
         sandbox = startSandbox(k, sandboxOpts);
       }
+      stage("boot reports created");
       log.debug(`container ${opts.id}: boot ${sandbox.pid} reports it created`);
       c.rec.bootPid = sandbox.pid;
       c.rec.bootStartTime = sandbox.startTime;
@@ -322,6 +328,7 @@ export class Container {
 
       c.rec.status = "created";
       c.save();
+      stage("created");
       log.debug(`container ${opts.id}: created`);
       if (opts.pidFile) {
         writeFileAtomic(absOf(Deno.cwd(), opts.pidFile), String(c.rec.pid));

@@ -442,6 +442,25 @@ Deno.test("cgroups setUpCgroups: a failed apply leaves nothing behind", () => {
   for (const d of Object.values(recorded.dirs)) assert.equal(fs.exists(d), false, d);
 });
 
+Deno.test("cgroups setup: one record before the first mkdir counts every directory it makes, one after", () => {
+  const fs = new FakeCgroupFs(HYBRID);
+  const spec = { ociVersion: "1.2.0", linux: { cgroupsPath: "/pod/c1" } } as Spec;
+  const records: CgroupRecord[] = [];
+  const rec = setUpCgroups(fakeKernel({ getuid: 0 }).kernel, spec, "c1", {
+    systemd: false,
+    warn: () => {},
+    layout: layoutOf(HYBRID),
+    fs,
+    record: (r) => records.push(structuredClone(r)),
+  })!;
+  assert.equal(records.length, 2, "not one save per hierarchy");
+  const [planned, made] = records;
+  assert.deepEqual(new Set(planned.created), new Set(rec.created));
+  assert.deepEqual(made, rec);
+  for (const d of rec.created) assert.ok(fs.exists(d), d);
+  assert.ok(rec.created.some((d) => d.endsWith("/pod")) && rec.created.some((d) => d.endsWith("/pod/c1")));
+});
+
 Deno.test("cgroups update: flags, merging and the sections written", () => {
   assert.equal(parseBytes("512m"), 512 << 20);
   assert.equal(parseBytes("1.5g"), 1.5 * 1024 ** 3);
