@@ -203,7 +203,7 @@ class Exec implements Command {
         stdio = [channel.inner, channel.inner, channel.inner];
       }
       let pid: number;
-      await loadContainerModules();
+      if (detach) await loadContainerModules(["exec"]);
       try {
         pid = c.execute(process, stdio, detach);
       } catch (e) {

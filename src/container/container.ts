@@ -44,8 +44,8 @@ import { writeFileAtomic } from "./atomic.ts";
 import { stage } from "../util/stages.ts";
 
 /**
- * Modules that only create, start, delete and exec need (spec validation, cgroups, exec spawning): imported
- * on demand, so that state, kill, ps and list start faster.
+ * Modules that only create, delete and exec need (spec validation, cgroups, exec spawning): imported on
+ * demand, each by the commands that use it, so that state, kill, start, ps and list start faster.
  */
 interface HeavyModules {
   readSpecFromFile: typeof import("../specutils/specutils.ts").readSpecFromFile;
@@ -54,33 +54,54 @@ interface HeavyModules {
   inProcess: typeof import("../sandbox/in_process.ts") | null;
 }
 
-let heavy: HeavyModules | undefined;
+/** The groups of HeavyModules a command loads. */
+export type ContainerModule = "specutils" | "cgroups" | "exec";
 
-/** Loads the modules create, start, delete and exec need; call before those. */
-export async function loadContainerModules(): Promise<void> {
-  if (heavy) return;
-  const [specutils, cgroups, exec] = await Promise.all([
-    import("../specutils/specutils.ts"),
-    import("../cgroups/container.ts"),
-    import("../sandbox/exec.ts"),
-  ]);
-  heavy = {
-    readSpecFromFile: specutils.readSpecFromFile,
-    cgroups,
-    spawnDetachedExec: exec.spawnDetachedExec,
-    inProcess: null,
-  };
+const heavy: Partial<HeavyModules> = {};
+
+/** Loads the modules of `parts` (all by default); call before the Container methods that need them. */
+export async function loadContainerModules(
+  parts: readonly ContainerModule[] = ["specutils", "cgroups", "exec"],
+): Promise<void> {
+  await Promise.all(parts.map(async (part) => {
+    switch (part) {
+      case "specutils":
+        heavy.readSpecFromFile ??= (await import("../specutils/specutils.ts")).readSpecFromFile;
+        break;
+      case "cgroups":
+        heavy.cgroups ??= await import("../cgroups/container.ts");
+        break;
+      case "exec":
+        heavy.spawnDetachedExec ??= (await import("../sandbox/exec.ts")).spawnDetachedExec;
+        break;
+    }
+  }));
 }
 
 /** src/sandbox/in_process.ts (the loader and everything boot needs), loaded only by a foreground `run`. */
 async function loadInProcess(): Promise<typeof import("../sandbox/in_process.ts")> {
-  heavy!.inProcess ??= await import("../sandbox/in_process.ts");
-  return heavy!.inProcess;
+  heavy.inProcess ??= await import("../sandbox/in_process.ts");
+  return heavy.inProcess;
 }
 
-function modules(): HeavyModules {
-  if (!heavy) throw new Error("internal error: loadContainerModules() was not awaited");
-  return heavy;
+function loaded<K extends keyof HeavyModules>(key: K): NonNullable<HeavyModules[K]> {
+  const m = heavy[key];
+  if (!m) throw new Error(`internal error: loadContainerModules() did not load ${key}`);
+  return m as NonNullable<HeavyModules[K]>;
+}
+
+function modules(): Omit<HeavyModules, "inProcess"> {
+  return {
+    get readSpecFromFile() {
+      return loaded("readSpecFromFile");
+    },
+    get cgroups() {
+      return loaded("cgroups");
+    },
+    get spawnDetachedExec() {
+      return loaded("spawnDetachedExec");
+    },
+  };
 }
 
 /** The runtime-spec version of the state documents runts prints. */
@@ -204,7 +225,7 @@ export class Container {
   ): Promise<{ container: Container; ttyMaster?: number }> {
     validateID(opts.id);
     stage("create");
-    await loadContainerModules();
+    await loadContainerModules(["specutils", "cgroups"]);
     stage("container modules loaded");
     const bundle = absOf(Deno.cwd(), opts.bundle);
     const dir = new StateDir(stateRoot(conf), opts.id);
@@ -499,10 +520,14 @@ export class Container {
    * Takes the lock itself.
    */
   async start(): Promise<void> {
-    await loadContainerModules();
+    // A failing startContainer hook kills the container, which thaws its cgroups first.
+    if (this.spec.hooks?.startContainer?.length) await loadContainerModules(["cgroups"]);
+    stage("start: modules");
     const lock = this.lock();
+    stage("start: locked");
     try {
       const live = this.liveState();
+      stage("start: live state");
       if (live.status !== "created") {
         const why = live.status === "stopped"
           ? "cannot start a container that has stopped"
@@ -519,6 +544,7 @@ export class Container {
       }
       testPause("start-before-startroot");
       this.control().startRoot(this.id);
+      stage("start: StartRoot");
       this.rec.status = "running";
       try {
         this.save();
@@ -600,10 +626,12 @@ export class Container {
    * what is left, waits for boot to go, runs the poststop hooks and removes the state. Takes the lock.
    */
   async delete(force: boolean): Promise<void> {
-    await loadContainerModules();
+    await loadContainerModules(["cgroups"]);
+    stage("delete: modules");
     const lock = this.lock();
     try {
       const live = this.liveState();
+      stage("delete: live state");
       if ((live.status === "running" || live.status === "paused") && !force) {
         throw new ContainerError(
           "bad-state",
@@ -612,6 +640,7 @@ export class Container {
       }
       if (live.status !== "stopped" || this.bootAlive(this.rec)) this.kill();
       else this.awaitOrphanReaped();
+      stage("delete: killed");
       if (this.rec.bootPid > 0 && this.rec.status !== "creating") {
         await runHooksBestEffort(
           this.k,
@@ -624,6 +653,7 @@ export class Container {
       await this.releaseHosted(0);
       testPause("delete-before-remove");
       this.removeCgroup();
+      stage("delete: cgroups removed");
       this.dir.remove();
     } finally {
       lock.release();
