@@ -85,9 +85,11 @@ export interface CreateOptions {
  * still leaves a record `destroyCgroups` can undo.
  */
 export function createCgroups(fs: CgroupFs, layout: Layout, rec: CgroupRecord, opts: CreateOptions): void {
+  const seen = new Map<string, boolean>();
+  const exists = (d: string) => seen.get(d) ?? (seen.set(d, fs.exists(d)), seen.get(d)!);
   if (opts.claim) {
     for (const dir of Object.values(rec.dirs)) {
-      if (!fs.exists(dir)) continue;
+      if (!exists(dir)) continue;
       if (procsOf(fs.dir(dir)).length > 0 || fs.children(dir).length > 0) {
         throw new Error(`cgroup ${dir} is in use (another container with this id?)`);
       }
@@ -97,7 +99,7 @@ export function createCgroups(fs: CgroupFs, layout: Layout, rec: CgroupRecord, o
   if (opts.planned) {
     const missing = layout.hierarchies
       .flatMap((h) => (rec.dirs[h.key] ? chain(h.mountpoint, rec.dirs[h.key]) : []))
-      .filter((d) => !rec.created.includes(d) && !fs.exists(d));
+      .filter((d) => !rec.created.includes(d) && !exists(d));
     opts.planned({ ...rec, created: [...rec.created, ...new Set(missing)] });
   }
   for (const h of layout.hierarchies) {
