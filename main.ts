@@ -20,7 +20,8 @@ import {
 import { REGISTRY } from "./src/cmd/registry.ts";
 import { type Config, ConfigError } from "./src/config/config.ts";
 import { FlagError, FlagSet, HelpRequested } from "./src/flag/flag.ts";
-import { configureErrorLog, configureLogging, log } from "./src/log/log.ts";
+import { configureErrorLog, configureLogging, debugEnabled, log } from "./src/log/log.ts";
+import { flushStages, recordStages, stage } from "./src/util/stages.ts";
 
 /** Go's flag.ExitOnError code for a bad global flag. */
 const GLOBAL_FLAG_EXIT_CODE = 2;
@@ -79,6 +80,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return FAILURE_EXIT_CODE;
   }
   log.info(`runts version ${VERSION}, pid ${Deno.pid}, args ${JSON.stringify(argv)}`);
+  recordStages(debugEnabled());
+  stage("main");
 
   let cmd: Command;
   try {
@@ -86,6 +89,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     fatalf(`loading command ${name}: ${describe(e, conf)}`);
   }
+  stage(`loaded ${name}`);
   const f = new FlagSet(name);
   cmd.setFlags(f);
   try {
@@ -103,6 +107,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     status = await cmd.execute(ctx, f);
   } catch (e) {
     fatalf(describe(e, conf));
+  } finally {
+    stage(`${name} done`);
+    flushStages(log.debug);
   }
   if (status === ExitStatus.UsageError) {
     // runsc's commands call f.Usage() before returning ExitUsageError; here main prints it for them.

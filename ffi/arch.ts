@@ -3,6 +3,7 @@ const TABLE = {
   read: [0, 63],
   write: [1, 64],
   close: [3, 57],
+  mmap: [9, 222],
   lseek: [8, 62],
   ioctl: [16, 29],
   rt_sigaction: [13, 134],

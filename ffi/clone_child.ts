@@ -1,5 +1,6 @@
 /**
- * JavaScript in a child process without a new Deno (reference notes §11–§12): glibc
+ * JavaScript in a child process without a new Deno (reference notes §11–§12): clone3 through libc's
+ * syscall() (see #clone3), or on a kernel without it glibc
  * `clone(setcontext, …, CLONE_VM|CLONE_VFORK|SIGCHLD|flags, &jsContext)`. The child runs a JS callback on
  * a region of the main thread's own stack below the caller's frames (V8 insists on its central stack),
  * while the parent sleeps in the kernel until the child execs or exits. The callback returns normally, so
@@ -15,27 +16,30 @@
  * x86_64 with glibc only: ucontext_t offsets are per architecture, and only x86_64's are verified here.
  */
 import type { ChildStart, ExecTarget } from "./kernel.ts";
-import { openLibc, rawSyscall } from "./libc.ts";
+import { errnoAddress, openLibc, rawSyscall } from "./libc.ts";
 import { addr, cstr, cstrTable } from "./mem.ts";
 import { SyscallError } from "./error.ts";
 
 /** True when this process can run jobs in clone children (x86_64 glibc). */
 export const cloneChildSupported = Deno.build.arch === "x86_64" && Deno.build.os === "linux";
 
+/**
+ * As few as will do: each declared symbol costs a process about 0.3 ms (measured). makecontext is
+ * variadic: one declaration with three arguments serves every arity (the function ignores extra ones);
+ * mmap and clone3 are raw syscalls; glibc clone is opened only for a kernel without clone3.
+ */
 const SYMBOLS = {
-  clone: { parameters: ["pointer", "pointer", "i32", "pointer"], result: "i32" },
-  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   getcontext: { parameters: ["buffer"], result: "i32" },
-  makecontext0: { name: "makecontext", parameters: ["buffer", "pointer", "i32"], result: "void" },
-  makecontext1: { name: "makecontext", parameters: ["buffer", "pointer", "i32", "i64"], result: "void" },
-  makecontext3: {
-    name: "makecontext",
-    parameters: ["buffer", "pointer", "i32", "i64", "i64", "i64"],
-    result: "void",
-  },
+  makecontext: { parameters: ["buffer", "pointer", "i32", "i64", "i64", "i64"], result: "void" },
   dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
+} as const;
+
+const CLONE_SYMBOL = {
+  clone: { parameters: ["pointer", "pointer", "i32", "pointer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
+
+const ENOSYS = 38;
 
 /** ucontext_t on x86_64 glibc (sizeof 968): uc_link, uc_stack, the saved RDI/RSI/RDX/RSP/RIP, uc_sigmask. */
 const UC = {
@@ -54,6 +58,10 @@ const UC = {
 
 const PROT_RW = 3, MAP_PRIVATE_ANON_STACK = 0x02 | 0x20 | 0x20000;
 const CLONE_VM = 0x100, CLONE_VFORK = 0x4000, SIGCHLD = 17;
+const CLONE_INTO_CGROUP = 0x200000000n, CLONE_PARENT = 0x8000;
+/** struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2), and its fields' offsets. */
+const CLONE_ARGS = { SIZE: 88, FLAGS: 0, EXIT_SIGNAL: 32, STACK: 40, STACK_SIZE: 48, CGROUP: 80 } as const;
+const CLONE_STACK = 65536n;
 const SIG_SETMASK = 2;
 /** The child's C contexts: each gets a stack of its own, away from the JS region. */
 const C_STACK = 16384n;
@@ -62,6 +70,7 @@ const JS_MARGIN = 65536n, JS_REGION = 256n * 1024n;
 const FULL_MASK = 0xffffffffffffffffn;
 
 type Lib = ReturnType<typeof openLibc<typeof SYMBOLS>>;
+let glibcClone: ReturnType<typeof openLibc<typeof CLONE_SYMBOL>> | undefined;
 
 function pointerValue(p: Deno.PointerValue): bigint {
   return BigInt(Deno.UnsafePointer.value(p));
@@ -101,9 +110,9 @@ class Runner {
       _exit: sym("_exit"),
       memcpy: sym("memcpy"),
     };
-    this.#errnoAddr = pointerValue(this.#lib.__errno_location());
+    this.#errnoAddr = errnoAddress();
     this.#cStacks = this.#mmap(Number(3n * C_STACK));
-    this.#cloneStack = this.#mmap(65536);
+    this.#cloneStack = this.#mmap(Number(CLONE_STACK));
     this.#callback = new Deno.UnsafeCallback(
       { parameters: [], result: "void" } as const,
       () => this.#inChild(),
@@ -111,8 +120,8 @@ class Runner {
   }
 
   #mmap(size: number): bigint {
-    const p = pointerValue(this.#lib.mmap(null, BigInt(size), PROT_RW, MAP_PRIVATE_ANON_STACK, -1, 0n));
-    if (p === 0n || p === 0xffffffffffffffffn) throw new Error(`mmap of a ${size}-byte stack failed`);
+    const p = rawSyscall("mmap", 0, size, PROT_RW, MAP_PRIVATE_ANON_STACK, -1, 0);
+    if (p < 0n) throw new SyscallError("mmap", `a ${size}-byte stack`, Number(-p));
     return p;
   }
 
@@ -157,7 +166,36 @@ class Runner {
     v.setBigUint64(UC.SIGMASK, mask, true);
   }
 
-  run(flags: number, job: () => ExecTarget | null): ChildStart {
+  /**
+   * clone3, with CLONE_INTO_CGROUP when `cgroupFd` is given: the child is born in that cgroup v2
+   * directory, which spares it the cgroup.procs write (join.ts says why that is slow). glibc has no clone3
+   * with a function, so libc's `syscall()` makes it: in the child, the syscall returns 0 on the new stack and
+   * syscall()'s `ret` pops the address of `setcontext` placed at the stack's top, with RDI still the
+   * clone_args pointer. So clone_args are the first 88 bytes of the JS context itself: they overlay
+   * uc_flags, uc_link, uc_stack (read by makecontext only, which is done) and the saved R8–R13 (the
+   * callback takes no arguments), and setcontext then switches to that context as glibc clone would.
+   * Returns the pid, or -errno.
+   */
+  #clone3(flags: number, cgroupFd?: number): bigint {
+    const v = this.#views[0];
+    const slot = this.#cloneStack + CLONE_STACK - 16n;
+    new DataView(new Deno.UnsafePointerView(Deno.UnsafePointer.create(slot)!).getArrayBuffer(8)).setBigUint64(
+      0,
+      this.#fn.setcontext,
+      true,
+    );
+    for (let off = 0; off < CLONE_ARGS.SIZE; off += 8) v.setBigUint64(off, 0n, true);
+    const into = cgroupFd === undefined ? 0n : CLONE_INTO_CGROUP;
+    v.setBigUint64(CLONE_ARGS.FLAGS, BigInt(flags | CLONE_VM | CLONE_VFORK) | into, true);
+    // clone3 refuses an exit signal with CLONE_PARENT: the child then gets its parent's (SIGCHLD here).
+    v.setBigUint64(CLONE_ARGS.EXIT_SIGNAL, flags & CLONE_PARENT ? 0n : BigInt(SIGCHLD), true);
+    v.setBigUint64(CLONE_ARGS.STACK, this.#cloneStack, true);
+    v.setBigUint64(CLONE_ARGS.STACK_SIZE, CLONE_STACK - 16n, true);
+    v.setBigUint64(CLONE_ARGS.CGROUP, BigInt(cgroupFd ?? 0), true);
+    return rawSyscall("clone3", addr(this.#ctx[0]), CLONE_ARGS.SIZE);
+  }
+
+  run(flags: number, job: () => ExecTarget | null, cgroupFd?: number): ChildStart {
     const l = this.#lib, fn = this.#fn, c = this.#cStacks;
     this.#job = job;
     this.#failure = null;
@@ -166,9 +204,9 @@ class Runner {
     this.#record[1] = 0;
     // exit(127) <- copy errno <- execve (the app starts with an empty signal mask).
     this.#prepare(3, c, C_STACK, null, FULL_MASK);
-    l.makecontext1(this.#ctx[3], Deno.UnsafePointer.create(fn._exit), 1, 127n);
+    l.makecontext(this.#ctx[3], Deno.UnsafePointer.create(fn._exit), 1, 127n, 0n, 0n);
     this.#prepare(2, c + C_STACK, C_STACK, 3, FULL_MASK);
-    l.makecontext3(
+    l.makecontext(
       this.#ctx[2],
       Deno.UnsafePointer.create(fn.memcpy),
       3,
@@ -178,25 +216,32 @@ class Runner {
     );
     this.#prepare(1, c + 2n * C_STACK, C_STACK, 2, 0n);
     // (Re)made each run: a job returning null turned it into _exit(0) last time.
-    l.makecontext3(this.#ctx[1], Deno.UnsafePointer.create(fn.execve), 3, 0n, 0n, 0n);
+    l.makecontext(this.#ctx[1], Deno.UnsafePointer.create(fn.execve), 3, 0n, 0n, 0n);
     // The JS region: below the stack pointer at this depth, so the parent's live frames stay untouched.
     l.getcontext(this.#ctx[4]);
     const top = (this.#views[4].getBigUint64(UC.RSP, true) - JS_MARGIN) & ~0xfn;
     this.#prepare(0, top - JS_REGION, JS_REGION, 1, FULL_MASK);
-    l.makecontext0(this.#ctx[0], this.#callback.pointer, 0);
+    l.makecontext(this.#ctx[0], this.#callback.pointer, 0, 0n, 0n, 0n);
     // No signal handler may run in the child before its own table is reset: block all around the clone.
     const blocked = rawSyscall("rt_sigprocmask", SIG_SETMASK, addr(this.#fullMask), addr(this.#oldMask), 8);
     if (blocked < 0n) throw new SyscallError("rt_sigprocmask", "SIG_SETMASK", Number(-blocked));
     let pid: number;
     let cloneErrno = 0;
     try {
-      pid = l.clone(
-        Deno.UnsafePointer.create(fn.setcontext),
-        Deno.UnsafePointer.create(this.#cloneStack + 65536n),
-        flags | CLONE_VM | CLONE_VFORK | SIGCHLD,
-        Deno.UnsafePointer.of(this.#ctx[0]),
-      );
-      if (pid < 0) cloneErrno = new Deno.UnsafePointerView(l.__errno_location()!).getInt32();
+      const r = this.#clone3(flags, cgroupFd);
+      pid = r < 0n ? -1 : Number(r);
+      cloneErrno = r < 0n ? Number(-r) : 0;
+      if (cloneErrno === ENOSYS && cgroupFd === undefined) {
+        // A kernel before clone3 (5.3): glibc's clone makes the same child.
+        const g = glibcClone ??= openLibc(CLONE_SYMBOL);
+        pid = g.clone(
+          Deno.UnsafePointer.create(fn.setcontext),
+          Deno.UnsafePointer.create(this.#cloneStack + CLONE_STACK),
+          flags | CLONE_VM | CLONE_VFORK | SIGCHLD,
+          Deno.UnsafePointer.of(this.#ctx[0]),
+        );
+        cloneErrno = pid < 0 ? new Deno.UnsafePointerView(g.__errno_location()!).getInt32() : 0;
+      }
     } finally {
       rawSyscall("rt_sigprocmask", SIG_SETMASK, addr(this.#oldMask), 0, 8);
     }
@@ -204,7 +249,12 @@ class Runner {
     this.#job = null;
     this.#keep = [];
     this.#target = null;
-    if (pid < 0) throw new SyscallError("clone", describeFlags(flags), cloneErrno);
+    if (pid < 0) {
+      const what = cgroupFd === undefined
+        ? describeFlags(flags)
+        : `${describeFlags(flags)}, cgroup fd ${cgroupFd}`;
+      throw new SyscallError("clone3", what, cloneErrno);
+    }
     return {
       pid,
       failure: this.#failure,
@@ -245,11 +295,10 @@ function runnerAt(depth: number): Runner {
  * Runs `job` in a new child process (clone with `flags`, e.g. CLONE_NEWPID) that shares this process's
  * memory until it execs what the job returns. Returns once the child has exec'd or died; see ChildStart.
  */
-export function runInChild(flags: number, job: () => ExecTarget): ChildStart {
-  return runnerAt(0).run(flags, job);
+export function runInChild(flags: number, job: () => ExecTarget, cgroupFd?: number): ChildStart {
+  return runnerAt(0).run(flags, job, cgroupFd);
 }
 
-const CLONE_PARENT = 0x8000;
 const P_PID = 1, WEXITED = 4;
 
 /**

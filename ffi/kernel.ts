@@ -181,9 +181,11 @@ export interface ProcCalls {
   /**
    * Runs `job` in a child process made by clone(`flags` | CLONE_VM | CLONE_VFORK) that shares this
    * process's memory until it execs the job's target (ffi/clone_child.ts; x86_64 only). Blocks until the
-   * child has exec'd or died. The job must only make synchronous calls.
+   * child has exec'd or died. The job must only make synchronous calls. With `cgroupFd` (a cgroup v2
+   * directory) the child is made by clone3 with CLONE_INTO_CGROUP, born in that cgroup; a kernel that
+   * refuses it throws (SyscallError "clone3"), and the caller may try again without.
    */
-  runInChild(flags: number, job: () => ExecTarget): ChildStart;
+  runInChild(flags: number, job: () => ExecTarget, cgroupFd?: number): ChildStart;
   /**
    * runInChild in two steps: a first child (clone `flags`) runs `prepare`, then runs `job` in a child of
    * its own made with CLONE_PARENT (the caller's child all the same), and exits; the caller gets the

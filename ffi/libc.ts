@@ -41,6 +41,12 @@ function coreSymbols() {
   return core;
 }
 
+/** The address of the main thread's errno (for C code that must copy it: ffi/clone_child.ts). */
+export function errnoAddress(): bigint {
+  coreSymbols();
+  return BigInt(Deno.UnsafePointer.value(errnoPtr));
+}
+
 /** The calling (main) thread's errno. */
 export function errno(): number {
   coreSymbols();

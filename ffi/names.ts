@@ -37,6 +37,57 @@ export function nameTable(entries: Readonly<Record<string, number>>, prefix = ""
   return table;
 }
 
+/**
+ * A NameTable built on first use. The tables only serve error texts, and building all of them when the
+ * module loads cost every runts process about a millisecond of cold code.
+ */
+class LazyTable implements NameTable {
+  #build: (() => NameTable) | null;
+  #table: NameTable | null = null;
+
+  constructor(build: () => NameTable) {
+    this.#build = build;
+  }
+
+  #map(): NameTable {
+    if (!this.#table) {
+      this.#table = this.#build!();
+      this.#build = null;
+    }
+    return this.#table;
+  }
+
+  get size(): number {
+    return this.#map().size;
+  }
+  get(k: number): string | undefined {
+    return this.#map().get(k);
+  }
+  has(k: number): boolean {
+    return this.#map().has(k);
+  }
+  forEach(fn: (v: string, k: number, m: ReadonlyMap<number, string>) => void, self?: unknown): void {
+    this.#map().forEach(fn, self);
+  }
+  entries(): MapIterator<[number, string]> {
+    return this.#map().entries();
+  }
+  keys(): MapIterator<number> {
+    return this.#map().keys();
+  }
+  values(): MapIterator<string> {
+    return this.#map().values();
+  }
+  [Symbol.iterator](): MapIterator<[number, string]> {
+    return this.#map()[Symbol.iterator]();
+  }
+}
+
+/** nameTable(entries(), prefix), made on first use. */
+function lazyTable(entries: () => Readonly<Record<string, number>>, prefix = ""): NameTable {
+  return new LazyTable(() => nameTable(entries(), prefix));
+}
+
 /** A record of consecutive values from `first`, one space-separated name each; "-" skips a value. */
 function seq(first: number, names: string): Record<string, number> {
   const out: Record<string, number> = {};
@@ -78,28 +129,41 @@ export function flagsOf(table: NameTable, value: number | bigint): string {
 }
 
 /** mount(2) flags: MS_*. */
-export const MOUNT_FLAGS = nameTable(MS, "MS_");
+export const MOUNT_FLAGS = lazyTable(() => MS, "MS_");
 /** umount2(2) flags. */
-export const UMOUNT_FLAGS = nameTable({ MNT_FORCE: 1, MNT_DETACH, MNT_EXPIRE: 4, UMOUNT_NOFOLLOW: 8 });
+export const UMOUNT_FLAGS = lazyTable(() => ({
+  MNT_FORCE: 1,
+  MNT_DETACH,
+  MNT_EXPIRE: 4,
+  UMOUNT_NOFOLLOW: 8,
+}));
 /** mount_setattr(2) attributes. */
-export const MOUNT_ATTRS = nameTable(
-  { ...MOUNT_ATTR, NOATIME: 0x10, STRICTATIME: 0x20, NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000 },
+export const MOUNT_ATTRS = lazyTable(
+  () => ({ ...MOUNT_ATTR, NOATIME: 0x10, STRICTATIME: 0x20, NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000 }),
   "MOUNT_ATTR_",
 );
 /** clone/unshare/setns flags. */
-export const CLONE_FLAGS = nameTable(
-  { ...CLONE, VM: 0x100, SIGHAND: 0x800, PIDFD: 0x1000, VFORK: 0x4000, THREAD: 0x10000, SYSVSEM: 0x40000 },
+export const CLONE_FLAGS = lazyTable(
+  () => ({
+    ...CLONE,
+    VM: 0x100,
+    SIGHAND: 0x800,
+    PIDFD: 0x1000,
+    VFORK: 0x4000,
+    THREAD: 0x10000,
+    SYSVSEM: 0x40000,
+  }),
   "CLONE_",
 );
 /** open(2) flags other than the access mode (see openFlags). */
-export const OPEN_FLAGS = nameTable({
+export const OPEN_FLAGS = lazyTable(() => ({
   ...Object.fromEntries(Object.entries(O).filter(([, v]) => v > O.RDWR)),
   DSYNC: 0o10000,
   ASYNC: 0o20000,
   NOATIME: 0o1000000,
   // F_GETFL reports O_LARGEFILE, which 64-bit userspace never sets itself.
   LARGEFILE: Deno.build.arch === "aarch64" ? 0o400000 : 0o100000,
-}, "O_");
+}), "O_");
 const ACCESS_MODES = ["O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"];
 
 /** open(2) flags, the access mode first: O_RDWR|O_CLOEXEC. */
@@ -109,7 +173,7 @@ export function openFlags(flags: number): string {
 }
 
 /** fcntl(2) commands. */
-export const FCNTL_CMDS = nameTable({
+export const FCNTL_CMDS = lazyTable(() => ({
   ...seq(0, "DUPFD GETFD SETFD GETFL SETFL GETLK SETLK SETLKW SETOWN GETOWN SETSIG GETSIG"),
   ...seq(15, "SETOWN_EX GETOWN_EX GETOWNER_UIDS"),
   ...seq(36, "OFD_GETLK OFD_SETLK OFD_SETLKW"),
@@ -117,8 +181,8 @@ export const FCNTL_CMDS = nameTable({
     1024,
     "SETLEASE GETLEASE NOTIFY - - CANCELLK DUPFD_CLOEXEC SETPIPE_SZ GETPIPE_SZ ADD_SEALS GET_SEALS",
   ),
-}, "F_");
-const FD_FLAGS = nameTable({ FD_CLOEXEC: F.FD_CLOEXEC });
+}), "F_");
+const FD_FLAGS = lazyTable(() => ({ FD_CLOEXEC: F.FD_CLOEXEC }));
 
 /** fcntl(2)'s command and argument: `F_SETFD, FD_CLOEXEC`, `F_SETFL, O_NONBLOCK`, `F_GETFL`. */
 export function fcntlArgs(cmd: number, arg: number): string {
@@ -137,10 +201,10 @@ export function fcntlArgs(cmd: number, arg: number): string {
 }
 
 /** flock(2) operations. */
-export const FLOCK_OPS = nameTable(LOCK, "LOCK_");
+export const FLOCK_OPS = lazyTable(() => LOCK, "LOCK_");
 
 /** ioctl(2) requests runts makes, and a few common ones. */
-export const IOCTL_REQUESTS = nameTable({
+export const IOCTL_REQUESTS = lazyTable(() => ({
   ...Object.fromEntries(Object.entries(TIOC).map(([k, v]) => [`TIOC${k}`, v])),
   SIOCGIFFLAGS: NETDEV.SIOCGIFFLAGS,
   SIOCSIFFLAGS: NETDEV.SIOCSIFFLAGS,
@@ -152,17 +216,17 @@ export const IOCTL_REQUESTS = nameTable({
   TIOCNOTTY: 0x5422,
   FIONBIO: 0x5421,
   FIOCLEX: 0x5451,
-});
+}));
 
 /** socket(2) address families. */
-export const ADDRESS_FAMILIES = nameTable({
+export const ADDRESS_FAMILIES = lazyTable(() => ({
   AF_UNIX: SOCK.AF_UNIX,
   AF_INET: 2,
   AF_INET6: 10,
   AF_NETLINK: 16,
-});
-const SOCKET_TYPES = nameTable(seq(1, "SOCK_STREAM SOCK_DGRAM SOCK_RAW SOCK_RDM SOCK_SEQPACKET"));
-const SOCKET_TYPE_FLAGS = nameTable({ SOCK_NONBLOCK: SOCK.NONBLOCK, SOCK_CLOEXEC: SOCK.CLOEXEC });
+}));
+const SOCKET_TYPES = lazyTable(() => (seq(1, "SOCK_STREAM SOCK_DGRAM SOCK_RAW SOCK_RDM SOCK_SEQPACKET")));
+const SOCKET_TYPE_FLAGS = lazyTable(() => ({ SOCK_NONBLOCK: SOCK.NONBLOCK, SOCK_CLOEXEC: SOCK.CLOEXEC }));
 
 /** A socket(2) type: the kind (the low 4 bits) and its flags, `SOCK_STREAM|SOCK_CLOEXEC`. */
 export function socketType(type: number): string {
@@ -171,9 +235,13 @@ export function socketType(type: number): string {
 }
 
 /** epoll_ctl(2) operations. */
-export const EPOLL_OPS = nameTable({ EPOLL_CTL_ADD: EPOLL.CTL_ADD, EPOLL_CTL_DEL: 2, EPOLL_CTL_MOD: 3 });
+export const EPOLL_OPS = lazyTable(() => ({
+  EPOLL_CTL_ADD: EPOLL.CTL_ADD,
+  EPOLL_CTL_DEL: 2,
+  EPOLL_CTL_MOD: 3,
+}));
 /** epoll event bits. */
-export const EPOLL_EVENTS = nameTable({
+export const EPOLL_EVENTS = lazyTable(() => ({
   IN: EPOLL.IN,
   PRI: 0x2,
   OUT: EPOLL.OUT,
@@ -184,9 +252,9 @@ export const EPOLL_EVENTS = nameTable({
   WAKEUP: 0x20000000,
   ONESHOT: 0x40000000,
   ET: 0x80000000,
-}, "EPOLL");
+}), "EPOLL");
 
-const SIGNAL_NAMES = nameTable(SIGNALS, "SIG");
+const SIGNAL_NAMES = lazyTable(() => SIGNALS, "SIG");
 
 /** A signal's name: SIGTERM; real-time signals as strace writes them (SIGRT_2 is 34); 0 stays 0. */
 export function signalName(sig: number): string {
@@ -196,7 +264,7 @@ export function signalName(sig: number): string {
 }
 
 /** getrlimit/setrlimit resources. */
-export const RLIMIT_RESOURCES = nameTable(RLIMIT);
+export const RLIMIT_RESOURCES = lazyTable(() => RLIMIT);
 
 /** An rlimit value: RLIM_INFINITY or the number. */
 export function rlimitValue(v: bigint): string {
@@ -204,21 +272,23 @@ export function rlimitValue(v: bigint): string {
 }
 
 /** Scheduling policies (sched_setattr). */
-export const SCHED_POLICIES = nameTable(SCHED_POLICY);
+export const SCHED_POLICIES = lazyTable(() => SCHED_POLICY);
 /** sched_attr flags. */
-export const SCHED_FLAGS = nameTable(SCHED_FLAG);
+export const SCHED_FLAGS = lazyTable(() => SCHED_FLAG);
 /** I/O priority classes. */
-export const IOPRIO_CLASSES = nameTable({ IOPRIO_CLASS_NONE: 0, ...IOPRIO_CLASS });
+export const IOPRIO_CLASSES = lazyTable(() => ({ IOPRIO_CLASS_NONE: 0, ...IOPRIO_CLASS }));
 /** personality(2) execution domains. */
-export const PERSONALITIES = nameTable({ LINUX: PER.LINUX, LINUX32: PER.LINUX32 }, "PER_");
+export const PERSONALITIES = lazyTable(() => ({ LINUX: PER.LINUX, LINUX32: PER.LINUX32 }), "PER_");
 /** close_range(2) flags. */
-export const CLOSE_RANGE_FLAGS = nameTable({ CLOSE_RANGE_UNSHARE: 2, CLOSE_RANGE_CLOEXEC });
+export const CLOSE_RANGE_FLAGS = lazyTable(() => ({ CLOSE_RANGE_UNSHARE: 2, CLOSE_RANGE_CLOEXEC }));
 
 /** Capability names by number. */
-export const CAPABILITY_NAMES: NameTable = new Map(CAPABILITIES.map((name, i) => [i, name]));
+export const CAPABILITY_NAMES: NameTable = new LazyTable(() =>
+  new Map(CAPABILITIES.map((name, i) => [i, name]))
+);
 
 /** prctl(2) options. */
-export const PRCTL_OPTIONS = nameTable({
+export const PRCTL_OPTIONS = lazyTable(() => ({
   ...seq(
     1,
     `SET_PDEATHSIG GET_PDEATHSIG GET_DUMPABLE SET_DUMPABLE GET_UNALIGN SET_UNALIGN GET_KEEPCAPS SET_KEEPCAPS
@@ -233,15 +303,16 @@ export const PRCTL_OPTIONS = nameTable({
   ),
   SET_VMA: 0x53564d41,
   SET_PTRACER: 0x59616d61,
-}, "PR_");
+}), "PR_");
 /** PR_CAP_AMBIENT's operations. */
-export const AMBIENT_OPS = nameTable(seq(1, "IS_SET RAISE LOWER CLEAR_ALL"), "PR_CAP_AMBIENT_");
+export const AMBIENT_OPS = lazyTable(() => (seq(1, "IS_SET RAISE LOWER CLEAR_ALL")), "PR_CAP_AMBIENT_");
 /** PR_SET_SECUREBITS bits. */
-export const SECUREBITS = nameTable(
-  bits(
-    `NOROOT NOROOT_LOCKED NO_SETUID_FIXUP NO_SETUID_FIXUP_LOCKED KEEP_CAPS KEEP_CAPS_LOCKED NO_CAP_AMBIENT_RAISE
+export const SECUREBITS = lazyTable(
+  () =>
+    bits(
+      `NOROOT NOROOT_LOCKED NO_SETUID_FIXUP NO_SETUID_FIXUP_LOCKED KEEP_CAPS KEEP_CAPS_LOCKED NO_CAP_AMBIENT_RAISE
      NO_CAP_AMBIENT_RAISE_LOCKED`,
-  ),
+    ),
   "SECBIT_",
 );
 

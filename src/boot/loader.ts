@@ -2,7 +2,8 @@
  * The native loader, in the shape of runsc's boot.Loader: New creates the container (init waiting for
  * its start byte) and starts the control server; WaitForStartSignal, Run, WaitExit and Destroy follow.
  * The app is boot's child but boot never reaps it (waitid WNOWAIT), so an engine's subreaper can; only an
- * attached boot (`run`, no engine's subreaper to hand it to) reaps it as it ends (src/boot/creator.ts).
+ * attached boot (`run`, no engine's subreaper to hand it to; src/boot/creator.ts) or one whose parent is
+ * init (no subreaper adopted it) reaps it as it ends.
  */
 import { CLD, EPOLL, Errno, isErrno, type Kernel, MNT_DETACH, O, P, SIGNALS, W } from "../../ffi/mod.ts";
 import type { Process } from "../specutils/spec.ts";
@@ -25,6 +26,7 @@ import { containerPids, exiting } from "./procs.ts";
 import { type CgroupView, viewFromFds } from "../cgroups/view.ts";
 import { cgroupPids } from "../cgroups/manager.ts";
 import { CREATOR_DEATH_SIGNAL, killMembers } from "./creator.ts";
+import { flushStages } from "../util/stages.ts";
 
 /** The container's life as boot sees it. */
 export type Status = BootStatus;
@@ -106,6 +108,7 @@ export class Loader {
         (performance.now() - t0).toFixed(1)
       } ms`,
     );
+    flushStages(log.debug);
     const sharedRoot = mountNamespaceKind(spec) === "shared"
       ? k.open(`/proc/${init.pid}/root`, O.PATH | O.DIRECTORY | O.CLOEXEC)
       : -1;
@@ -287,8 +290,10 @@ export class Loader {
     this.#pidfd = -1;
     if (this.#exitStatusFd >= 0) this.#k.close(this.#exitStatusFd);
     this.#exitStatusFd = -1;
-    // Attached, nobody else would reap the app in time: its zombie holds the pid namespace.
-    if (this.#args.attached && this.exitStatus !== null) {
+    // Nobody else would reap the app in time, and its zombie holds the pid namespace: attached (no engine
+    // waits for it), or boot's parent is init (no engine's subreaper adopted boot, so none adopts the app:
+    // an init that reaps orphans only now and then, as this VM's does, kept it for about 2 s).
+    if ((this.#args.attached || Deno.ppid <= 1) && this.exitStatus !== null) {
       try {
         this.#k.waitid(P.PID, this.pid, W.EXITED | W.NOHANG);
       } catch (e) {

@@ -17,9 +17,11 @@ import {
   P,
   PTRACE_O,
   SIGNALS,
+  SyscallError,
   W,
 } from "../../ffi/mod.ts";
 import type { PidNamespace } from "../protocol/init_config.ts";
+import { fdDir } from "../cgroups/fs.ts";
 import { initJob } from "../init/child.ts";
 import { prepareClone } from "./userns.ts";
 import { clonedInits } from "./clone_inits.ts";
@@ -36,6 +38,7 @@ import {
   startExecInit,
   withPidNamespace,
 } from "./spawn_init.ts";
+import { stage } from "../util/stages.ts";
 
 /** A container's init, set up and waiting to run the app. */
 export interface InitProcess {
@@ -84,13 +87,28 @@ function cloneInit(k: Kernel, s: InitSpawn, traceUntilStart: boolean): number {
   const prep = prepareClone(k, s);
   try {
     const { fds, config } = layoutInitFds(prep.spawn, null);
-    const job = initJob(k, { config, fds, filter, traceUntilStart, idMaps: prep.idMaps });
+    const first = prep.firstChild;
+    // The child is born in the container's cgroup v2 directory when the kernel can (clone3), not moved.
+    const parentCgroups = prep.spawn.cgroupFds ?? [];
+    const v2 = first ? -1 : parentCgroups.findIndex((fd) => fdDir(k, fd).has("cgroup.controllers"));
+    const bornIn = { fd: v2 >= 0 ? config.cgroupFds![v2] : null };
+    const job = initJob(k, { config, fds, filter, traceUntilStart, idMaps: prep.idMaps, bornIn });
     const flags = (s.pidns.kind === "new" ? CLONE.NEWPID : 0) | prep.flags;
     const joined = s.pidns.kind === "join" ? s.pidns : { kind: "inherit" as const };
-    const first = prep.firstChild;
-    const r = first
-      ? k.runInGrandchild(0, first, job)
-      : withPidNamespace(k, joined, () => k.runInChild(flags, job));
+    const clone = () => {
+      if (bornIn.fd === null) return k.runInChild(flags, job);
+      try {
+        return k.runInChild(flags, job, parentCgroups[v2]);
+      } catch (e) {
+        if (!(e instanceof SyscallError) || e.call !== "clone3") throw e;
+        // An older kernel, or a cgroup the kernel will not clone into: the child joins it as it would.
+        bornIn.fd = null;
+        return k.runInChild(flags, job);
+      }
+    };
+    stage("clone");
+    const r = first ? k.runInGrandchild(0, first, job) : withPidNamespace(k, joined, clone);
+    stage("child exec'd");
     if (r.failure !== null || r.execErrno !== 0) {
       reap(k, r.pid);
       throw new Error(r.failure ?? execErrorText(r.path, r.execErrno));

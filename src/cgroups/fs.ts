@@ -8,6 +8,7 @@
  * rule, one io.max line).
  */
 import { AT, Errno, isErrno, type Kernel, O } from "../../ffi/mod.ts";
+import { readAll } from "../specutils/read_all.ts";
 
 /** One cgroup directory. */
 export interface CgroupDir {
@@ -57,23 +58,6 @@ export class CgroupWriteError extends Error {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function readAll(k: Kernel, fd: number): string {
-  const chunks: Uint8Array[] = [];
-  for (;;) {
-    const buf = new Uint8Array(65536);
-    const n = k.read(fd, buf);
-    if (n === 0) break;
-    chunks.push(buf.subarray(0, n));
-  }
-  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return decoder.decode(out);
-}
-
 /** A cgroup directory reached through `dirfd` (AT.FDCWD with absolute file paths for the path form). */
 class KernelDir implements CgroupDir {
   constructor(
@@ -92,7 +76,7 @@ class KernelDir implements CgroupDir {
       throw e;
     }
     try {
-      return readAll(this.k, fd);
+      return decoder.decode(readAll(this.k, fd));
     } finally {
       this.k.close(fd);
     }

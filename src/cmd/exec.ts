@@ -205,7 +205,7 @@ class Exec implements Command {
         stdio = [channel.inner, channel.inner, channel.inner];
       }
       let pid: number;
-      await loadContainerModules();
+      if (detach) await loadContainerModules(["exec"]);
       try {
         pid = execInContainer(c, process, stdio, detach);
       } catch (e) {

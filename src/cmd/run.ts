@@ -17,6 +17,7 @@ import { log } from "../log/log.ts";
 import { CreateFlags } from "./create.ts";
 import { failWith } from "./oci.ts";
 import { sleepSync } from "../util/sleep.ts";
+import { stage } from "../util/stages.ts";
 
 /** How long run waits for boot to exit once the container is gone (it has reaped the app by then). */
 const BOOT_EXIT_MS = 2_000;
@@ -57,6 +58,7 @@ class Run implements Command {
       // Wait must be in flight before the app can exit (see pending_call.ts).
       pending = PendingCall.send(k, c.rec.controlAddress, methodName("Wait"), id);
       await startContainer(c);
+      stage("started");
       await waitRelaying(k, {
         readyFd: pending.fd,
         ttyMaster,
@@ -69,8 +71,10 @@ class Run implements Command {
         },
       });
       ctx.waitStatus = this.collect(pending, c);
+      stage("app exited");
       // Hosting the loader (src/wrapper/in_process.ts): its waiters are answered; stop serving.
       await c.releaseHosted();
+      stage("loader released");
     } catch (e) {
       pending?.close();
       await this.cleanUp(c);
@@ -79,6 +83,7 @@ class Run implements Command {
       if (ttyMaster !== undefined) k.close(ttyMaster);
     }
     if (!this.keep.value) await this.cleanUp(c);
+    stage("deleted");
     this.reapBoot(c);
     return ExitStatus.Success;
   }

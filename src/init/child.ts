@@ -12,6 +12,7 @@ import type { InitConfig } from "../protocol/init_config.ts";
 import { prepare, seal } from "./init.ts";
 import { applyRlimits } from "./process.ts";
 import { awaitIdMaps, type IdMapHandshake } from "./userns.ts";
+import { stage } from "../util/stages.ts";
 
 /** What a clone child's init job needs. */
 export interface ChildInit {
@@ -31,6 +32,12 @@ export interface ChildInit {
    * (its fds are the parent's numbers, before moveFds rearranges them).
    */
   idMaps?: IdMapHandshake | null;
+  /**
+   * The cgroup directory (a child fd number of config.cgroupFds) the child was born in (clone3
+   * CLONE_INTO_CGROUP), which it need not join; null when it joins them all. Read when the job runs: the
+   * caller sets it for the clone it makes.
+   */
+  bornIn?: { fd: number | null };
 }
 
 /**
@@ -51,6 +58,7 @@ export function initJob(k: Kernel, c: ChildInit): () => ExecTarget {
   return () => {
     const cfg = c.config;
     if (c.idMaps) awaitIdMaps(k, c.idMaps);
+    stage("init: child running");
     moveFds(k, c.fds);
     // While still boot's credentials: PTRACE_TRACEME records the tracee's credentials as its tracer's, and
     // an execve under a tracer without CAP_SYS_PTRACE would ignore set-id bits and file capabilities.
@@ -64,7 +72,9 @@ export function initJob(k: Kernel, c: ChildInit): () => ExecTarget {
       (dir) => k.open(dir, O.PATH | O.DIRECTORY | O.CLOEXEC),
       (fd) => k.close(fd),
     );
-    const prepared = prepare(k, cfg, lastCap(), c.filter);
+    const born = c.bornIn?.fd ?? null;
+    const joins = born === null ? cfg : { ...cfg, cgroupFds: cfg.cgroupFds?.filter((fd) => fd !== born) };
+    const prepared = prepare(k, joins, lastCap(), c.filter, true);
     // The credential change cleared it. A detached exec outlives the `runts exec` that made it.
     k.setParentDeathSignal(cfg.mode === "exec" && cfg.detached ? 0 : SIGNALS.KILL);
     k.closeRange(3 + cfg.preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
@@ -73,6 +83,7 @@ export function initJob(k: Kernel, c: ChildInit): () => ExecTarget {
     // Last of all: the child's address space is its parent's, and RLIMIT_AS judges it whole.
     applyRlimits(k, cfg.process);
     seal(k, prepared);
+    stage("init: sealed");
     return { path: prepared.path, argv: cfg.process.args!, env: prepared.env };
   };
 }

@@ -31,6 +31,7 @@ import { applyTimeOffsets } from "./timens.ts";
 import { takeSourcesByPath } from "./rootless.ts";
 import { getNS } from "../specutils/namespaces.ts";
 import { type CompiledFilter, compileSeccomp, installFilter } from "../seccomp/compile.ts";
+import { stage } from "../util/stages.ts";
 
 const encoder = new TextEncoder();
 
@@ -63,18 +64,21 @@ const CAP_SYS_ADMIN = capMask(["CAP_SYS_ADMIN"]);
 
 /**
  * Everything up to the start signal but the rlimits (see applyRlimits' callers). `compiled` is the
- * seccomp filter when the caller compiled it already (a clone child must not dlopen). Throws on any
- * failure; the caller reports it.
+ * seccomp filter when the caller compiled it already (a clone child must not dlopen). `singleThreaded`:
+ * the caller is a process of one thread (a clone child), which joins v1 cgroups faster (join.ts). Throws
+ * on any failure; the caller reports it.
  */
 export function prepare(
   k: Kernel,
   cfg: InitConfig,
   cap = lastCap(),
   compiled?: CompiledFilter | null,
+  singleThreaded = false,
 ): Prepared {
   // Into the container's cgroups before anything else: limits apply from here, and a new cgroup
   // namespace is rooted at the container's cgroup.
-  joinCgroups(k, cfg.cgroupFds ?? []);
+  joinCgroups(k, cfg.cgroupFds ?? [], singleThreaded);
+  stage("init: cgroups joined");
   k.umask(0);
   // libseccomp is dlopen'ed from the host's root, so the filter is compiled before anything moves.
   const seccomp = cfg.spec.linux?.seccomp;
@@ -85,6 +89,7 @@ export function prepare(
   const plan = planNamespaces(cfg);
   enterNamespaces(k, plan);
   if (late) sources = takeSourcesByPath(k, cfg);
+  stage("init: namespaces entered");
   // Before init becomes the namespace's root: its /proc/self files belong to boot's uid until execve.
   if (plan.unshare & CLONE.NEWTIME) {
     applyTimeOffsets(k, cfg.mode === "exec" ? cfg.timeOffsets : cfg.spec.linux?.timeOffsets);
@@ -95,6 +100,7 @@ export function prepare(
   if (sources && cfg.mode === "create") {
     buildRoot(k, cfg, sources, ownNamespaces(k, before));
     setNames(k, cfg.spec);
+    stage("init: root built");
   }
   const p = cfg.process;
   applyOomScoreAdj(k, p);
@@ -114,6 +120,7 @@ export function prepare(
   // the filter is loaded and drops to the app's exact sets right after.
   const hold = filter && !p.noNewPrivileges ? CAP_SYS_ADMIN : 0n;
   const sets = applyCredentials(k, p, cap, hold, groups);
+  stage("init: credentials set");
   k.umask(p.user?.umask ?? 0o022);
   return { path, env, filter, dropTo: hold && !(sets.effective & hold) ? sets : null };
 }

@@ -22,8 +22,8 @@ import { type LiveState, resolveLiveState } from "./status.ts";
 import { type ContainerRecord, StateDir, type Status } from "./state_file.ts";
 
 /**
- * Modules that only create, start, delete and exec need (spec validation, cgroups, exec spawning): imported
- * on demand, so that state, kill, ps and list start faster.
+ * Modules that only create, delete and exec need (spec validation, cgroups, exec spawning): imported on
+ * demand, each by the commands that use it, so that state, kill, start, ps and list start faster.
  */
 interface HeavyModules {
   readSpecFromFile: typeof import("../specutils/specutils.ts").readSpecFromFile;
@@ -32,34 +32,55 @@ interface HeavyModules {
   inProcess: typeof import("./in_process.ts") | null;
 }
 
-let heavy: HeavyModules | undefined;
+/** The groups of HeavyModules a command loads. */
+export type ContainerModule = "specutils" | "cgroups" | "exec";
 
-/** Loads the modules create, start, delete and exec need; call before those. */
-export async function loadContainerModules(): Promise<void> {
-  if (heavy) return;
-  const [specutils, cgroups, exec] = await Promise.all([
-    import("../specutils/specutils.ts"),
-    import("../cgroups/container.ts"),
-    import("./exec.ts"),
-  ]);
-  heavy = {
-    readSpecFromFile: specutils.readSpecFromFile,
-    cgroups,
-    spawnDetachedExec: exec.spawnDetachedExec,
-    inProcess: null,
-  };
+const heavy: Partial<HeavyModules> = {};
+
+/** Loads the modules of `parts` (all by default); call before the verbs that need them. */
+export async function loadContainerModules(
+  parts: readonly ContainerModule[] = ["specutils", "cgroups", "exec"],
+): Promise<void> {
+  await Promise.all(parts.map(async (part) => {
+    switch (part) {
+      case "specutils":
+        heavy.readSpecFromFile ??= (await import("../specutils/specutils.ts")).readSpecFromFile;
+        break;
+      case "cgroups":
+        heavy.cgroups ??= await import("../cgroups/container.ts");
+        break;
+      case "exec":
+        heavy.spawnDetachedExec ??= (await import("./exec.ts")).spawnDetachedExec;
+        break;
+    }
+  }));
 }
 
 /** src/wrapper/in_process.ts (the loader and everything boot needs), loaded only by a foreground `run`. */
 export async function loadInProcess(): Promise<typeof import("./in_process.ts")> {
-  heavy!.inProcess ??= await import("./in_process.ts");
-  return heavy!.inProcess;
+  heavy.inProcess ??= await import("./in_process.ts");
+  return heavy.inProcess;
 }
 
-/** The modules loadContainerModules() loaded. */
-export function modules(): HeavyModules {
-  if (!heavy) throw new Error("internal error: loadContainerModules() was not awaited");
-  return heavy;
+function loaded<K extends keyof HeavyModules>(key: K): NonNullable<HeavyModules[K]> {
+  const m = heavy[key];
+  if (!m) throw new Error(`internal error: loadContainerModules() did not load ${key}`);
+  return m as NonNullable<HeavyModules[K]>;
+}
+
+/** The modules loadContainerModules() loaded; each throws on use when it was not loaded. */
+export function modules(): Omit<HeavyModules, "inProcess"> {
+  return {
+    get readSpecFromFile() {
+      return loaded("readSpecFromFile");
+    },
+    get cgroups() {
+      return loaded("cgroups");
+    },
+    get spawnDetachedExec() {
+      return loaded("spawnDetachedExec");
+    },
+  };
 }
 
 /** The runtime-spec version of the state documents runts prints. */

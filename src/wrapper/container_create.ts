@@ -23,6 +23,7 @@ import {
 } from "./pty.ts";
 import { abandonCreate, confirmCreated, type Sandbox, type SandboxOptions, startSandbox } from "./sandbox.ts";
 import { testPause } from "../util/test_pause.ts";
+import { stage } from "../util/stages.ts";
 import { rootlessCgroups } from "../util/privilege.ts";
 import { ContainerError } from "./errors.ts";
 import { runHooks } from "./hooks.ts";
@@ -94,7 +95,9 @@ export async function createContainer(
   opts: CreateOptions,
 ): Promise<{ container: Container; ttyMaster?: number }> {
   validateID(opts.id);
-  await loadContainerModules();
+  stage("create");
+  await loadContainerModules(["specutils", "cgroups"]);
+  stage("container modules loaded");
   const bundle = absOf(Deno.cwd(), opts.bundle);
   const dir = new StateDir(stateRoot(conf), opts.id);
   dir.createExclusive();
@@ -131,6 +134,7 @@ export async function createContainer(
       spec,
     });
     c.save();
+    stage("spec read and validated");
     log.debug(`container ${opts.id}: spec read and validated`);
     // The cgroups exist, limits set, before boot starts; init joins them before it execs the app.
     const rootless = rootlessCgroups(k, conf.rootless);
@@ -145,6 +149,7 @@ export async function createContainer(
     }) ?? undefined;
     c.save();
     if (c.rec.cgroups) cgroupFds = modules().cgroups.openCgroupDirs(k, c.rec.cgroups);
+    stage("cgroups ready");
     log.debug(`container ${opts.id}: cgroups ready`);
 
     let stdio: [number, number, number] = [0, 1, 2];
@@ -187,6 +192,7 @@ export async function createContainer(
     } else {
       sandbox = startSandbox(k, sandboxOpts);
     }
+    stage("boot reports created");
     log.debug(`container ${opts.id}: boot ${sandbox.pid} reports it created`);
     c.rec.bootPid = sandbox.pid;
     c.rec.bootStartTime = sandbox.startTime;
@@ -218,6 +224,7 @@ export async function createContainer(
 
     c.rec.status = "created";
     c.save();
+    stage("created");
     log.debug(`container ${opts.id}: created`);
     if (opts.pidFile) {
       writeFileAtomic(absOf(Deno.cwd(), opts.pidFile), String(c.rec.pid));

@@ -7,6 +7,7 @@ import { testPause } from "../util/test_pause.ts";
 import { ContainerError } from "./errors.ts";
 import { runHooksBestEffort } from "./hooks.ts";
 import { type Container, loadContainerModules, modules } from "./container.ts";
+import { stage } from "../util/stages.ts";
 import { awaitOrphanReaped, killContainer } from "./container_kill.ts";
 
 /**
@@ -14,10 +15,12 @@ import { awaitOrphanReaped, killContainer } from "./container_kill.ts";
  * what is left, waits for boot to go, runs the poststop hooks and removes the state. Takes the lock.
  */
 export async function deleteContainer(c: Container, force: boolean): Promise<void> {
-  await loadContainerModules();
+  await loadContainerModules(["cgroups"]);
+  stage("delete: modules");
   const lock = c.lock();
   try {
     const live = c.liveState();
+    stage("delete: live state");
     if ((live.status === "running" || live.status === "paused") && !force) {
       throw new ContainerError(
         "bad-state",
@@ -26,6 +29,7 @@ export async function deleteContainer(c: Container, force: boolean): Promise<voi
     }
     if (live.status !== "stopped" || c.bootAlive(c.rec)) killContainer(c);
     else awaitOrphanReaped(c);
+    stage("delete: killed");
     if (c.rec.bootPid > 0 && c.rec.status !== "creating") {
       await runHooksBestEffort(
         c.k,
@@ -38,6 +42,7 @@ export async function deleteContainer(c: Container, force: boolean): Promise<voi
     await c.releaseHosted(0);
     testPause("delete-before-remove");
     removeCgroup(c);
+    stage("delete: cgroups removed");
     c.dir.remove();
   } finally {
     lock.release();

@@ -6,6 +6,7 @@ import { testPause } from "../util/test_pause.ts";
 import { ContainerError } from "./errors.ts";
 import { runHooks, runHooksBestEffort } from "./hooks.ts";
 import { type Container, loadContainerModules } from "./container.ts";
+import { stage } from "../util/stages.ts";
 import { killContainer } from "./container_kill.ts";
 
 /**
@@ -13,10 +14,14 @@ import { killContainer } from "./container_kill.ts";
  * Takes the lock itself.
  */
 export async function startContainer(c: Container): Promise<void> {
-  await loadContainerModules();
+  // A failing startContainer hook kills the container, which thaws its cgroups first.
+  if (c.spec.hooks?.startContainer?.length) await loadContainerModules(["cgroups"]);
+  stage("start: modules");
   const lock = c.lock();
+  stage("start: locked");
   try {
     const live = c.liveState();
+    stage("start: live state");
     if (live.status !== "created") {
       const why = live.status === "stopped"
         ? "cannot start a container that has stopped"
@@ -33,6 +38,7 @@ export async function startContainer(c: Container): Promise<void> {
     }
     testPause("start-before-startroot");
     c.control().startRoot(c.id);
+    stage("start: StartRoot");
     c.rec.status = "running";
     try {
       c.save();

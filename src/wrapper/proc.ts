@@ -19,13 +19,19 @@ export function parseProcStat(text: string): ProcStat | null {
   return { state: fields[0], ppid: Number(fields[1]), startTime: fields[19] };
 }
 
-/** Reads /proc/PID/stat; null when there is no such process. */
-export function readProcStat(pid: number): ProcStat | null {
+/**
+ * Reads /proc/PID/stat (through `read`, the file reader); null when there is no such process, which
+ * includes one reaped between the open and the read of its file (ESRCH, which Deno names by number only).
+ */
+export function readProcStat(
+  pid: number,
+  read: (path: string) => string = Deno.readTextFileSync,
+): ProcStat | null {
   if (!(pid > 0)) return null;
   try {
-    return parseProcStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
+    return parseProcStat(read(`/proc/${pid}/stat`));
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
+    if (e instanceof Deno.errors.NotFound || /\(os error 3\)$/.test((e as Error).message)) return null;
     throw e;
   }
 }

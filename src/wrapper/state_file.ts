@@ -46,6 +46,8 @@ export interface ContainerRecord {
 export class StateDir {
   /** The container's directory. */
   readonly dir: string;
+  /** The state file's content as this object last read or wrote it: a save of the same is skipped. */
+  #known: string | null = null;
 
   constructor(readonly root: string, readonly id: string) {
     this.dir = `${root}/${id}`;
@@ -136,13 +138,20 @@ export class StateDir {
     if (rec.version !== 1 || rec.id !== this.id) {
       throw new ContainerError("failed", `state file ${this.statePath} is not a runts container record`);
     }
+    this.#known = text;
     return rec;
   }
 
-  /** Replaces the record atomically (0640). */
+  /**
+   * Replaces the record atomically (0640); nothing to do when it is what this object last read or wrote
+   * (writers hold the container's lock, and take it before they read).
+   */
   save(rec: ContainerRecord): void {
+    const text = JSON.stringify(rec);
+    if (text === this.#known) return;
     try {
-      writeFileAtomic(this.statePath, JSON.stringify(rec), 0o640);
+      writeFileAtomic(this.statePath, text, 0o640);
+      this.#known = text;
     } catch (e) {
       throw new ContainerError("failed", `saving the state of container ${this.id}: ${(e as Error).message}`);
     }
@@ -153,6 +162,7 @@ export class StateDir {
    * unlinked by name first, which needs no file descriptor (this also runs after EMFILE).
    */
   remove(): void {
+    this.#known = null;
     // The state file goes first, so a command waiting on the lock then finds no container.
     for (const p of [this.statePath, this.exitStatusPath, this.socketPath, this.bootLogPath, this.lockPath]) {
       try {

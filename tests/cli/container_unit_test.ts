@@ -90,6 +90,44 @@ Deno.test("StateDir: exclusive creation, atomic save, load, remove", () => {
   Deno.removeSync(root.slice(0, root.lastIndexOf("/")), { recursive: true });
 });
 
+Deno.test("StateDir.save writes only a record that differs from the one it last read or wrote", () => {
+  const root = tempDir();
+  const d = new StateDir(root, "c1");
+  d.createExclusive();
+  const ino = () => Deno.statSync(d.statePath).ino;
+  d.save(record());
+  const first = ino();
+  d.save(record());
+  assert.equal(ino(), first, "the same record is not written again");
+  d.save(record({ status: "running" }));
+  assert.notEqual(ino(), first);
+  // Another writer changed the file: a fresh load sees it, and saving what was loaded writes nothing.
+  const other = new StateDir(root, "c1");
+  other.save(record({ status: "stopped" }));
+  const theirs = ino();
+  assert.equal(d.load().status, "stopped");
+  d.save(record({ status: "stopped" }));
+  assert.equal(ino(), theirs);
+  d.save(record({ status: "running" }));
+  assert.equal(d.load().status, "running");
+  Deno.removeSync(root, { recursive: true });
+});
+
+Deno.test("readProcStat: a process reaped between the open and the read of its stat file is gone", async () => {
+  const child = new Deno.Command("/bin/true").spawn();
+  const file = Deno.openSync(`/proc/${child.pid}/stat`);
+  await child.status;
+  try {
+    const readOpened = () => {
+      const buf = new Uint8Array(1024);
+      return new TextDecoder().decode(buf.subarray(0, file.readSync(buf) ?? 0));
+    };
+    assert.equal(readProcStat(child.pid, readOpened), null);
+  } finally {
+    file.close();
+  }
+});
+
 Deno.test("StateDir.load rejects a record of another container", () => {
   const root = tempDir();
   const d = new StateDir(root, "c2");

@@ -120,6 +120,30 @@ Deno.test("run --detach, then wait prints the exit status", async () => {
   }
 });
 
+Deno.test("run --detach from a shell: boot, whose parent is init, reaps the app itself as it ends", async () => {
+  const fx = new Fixture();
+  try {
+    await ok(fx.root, ["run", "-d", "--bundle", fx.bundle(["sleep", "60"]), "z1"]);
+    const rec = JSON.parse(Deno.readTextFileSync(`${fx.root}/z1/state.json`));
+    const stat = (pid: number) => {
+      try {
+        return Deno.readTextFileSync(`/proc/${pid}/stat`);
+      } catch {
+        return null;
+      }
+    };
+    assert.match(stat(rec.bootPid) ?? "", /^\d+ \(\S+\) \S+ 1 /, "boot's parent is init");
+    await ok(fx.root, ["kill", "z1", "KILL"]);
+    // boot exited: gone, or its own zombie waiting for init.
+    await waitFor(() => /^\d+ \(\S+\) Z/.test(stat(rec.bootPid) ?? "1 (x) Z"), "boot to exit");
+    // The app left no zombie for init to collect, whenever it gets round to it.
+    assert.equal(stat(rec.pid), null);
+    await ok(fx.root, ["delete", "z1"]);
+  } finally {
+    await fx.cleanup();
+  }
+});
+
 Deno.test("kill works on a created container; kill --all; signal names", async () => {
   const fx = new Fixture();
   try {
