@@ -7,7 +7,6 @@
  */
 import { CLD, EPOLL, Errno, isErrno, type Kernel, MNT_DETACH, O, P, SIGNALS, W } from "../../ffi/mod.ts";
 import type { Process } from "../specutils/spec.ts";
-
 import { log } from "../log/log.ts";
 import { EventLoop } from "../urpc/eventloop.ts";
 import { type Handler, UrpcServer } from "../urpc/server.ts";
@@ -32,18 +31,8 @@ import { flushStages } from "../util/stages.ts";
 export type Status = BootStatus;
 
 /** Signals boot forwards to the app (runsc forwards 1–33 except SIGURG; Deno can listen to these). */
-const FORWARDED: Deno.Signal[] = [
-  "SIGHUP",
-  "SIGINT",
-  "SIGQUIT",
-  "SIGTERM",
-  "SIGUSR1",
-  "SIGUSR2",
-  "SIGALRM",
-  "SIGWINCH",
-  "SIGCONT",
-  "SIGTSTP",
-];
+const FORWARDED = "SIGHUP SIGINT SIGQUIT SIGTERM SIGUSR1 SIGUSR2 SIGALRM SIGWINCH SIGCONT SIGTSTP"
+  .split(" ") as Deno.Signal[];
 
 /** Encodes a waitid result as a Linux wait status: (code << 8) or the signal (+0x80 for a core dump). */
 export function waitStatus(code: number, status: number): number {
